@@ -1,0 +1,136 @@
+"""The backend edge: the one module that knows array libraries by name.
+
+Everything else receives a namespace ``xp`` (from ``array_api_compat``) and a
+``device``, and calls only functions of the Array API standard on them.  This
+module resolves backend names, devices and dtypes, moves data between
+libraries, and owns the host random generator (NumPy), so that every backend
+starts from bit-identical parameters and visits batches in the same order.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+BACKENDS = ("numpy", "cupy", "torch", "array_api_strict")
+DTYPES = ("float32", "float64")
+
+_CUPY_HINT = (
+    "install CuPy for your CUDA version: pip install 'mlp_xp[cuda12]' "
+    "(CUDA 12) or pip install 'mlp_xp[cuda13]' (CUDA 13)"
+)
+_INSTALL_HINT = {
+    "cupy": _CUPY_HINT,
+    "torch": "pip install 'mlp_xp[torch]'",
+    "array_api_strict": "pip install array-api-strict",
+}
+
+
+def get_namespace(backend: Any) -> Any:
+    """The Array API namespace for a backend name or a namespace/module object."""
+    if isinstance(backend, str):
+        if backend not in BACKENDS:
+            raise ValueError(
+                f"backend must be one of {', '.join(map(repr, BACKENDS))} "
+                f"or an array namespace, got {backend!r}"
+            )
+        try:
+            module = importlib.import_module(backend)
+        except ImportError as exc:
+            raise ImportError(
+                f"backend={backend!r} needs the {backend} package, which is not "
+                f"installed: {_INSTALL_HINT.get(backend, '')}"
+            ) from exc
+        if backend == "cupy":
+            _require_cuda_device(module)
+        backend = module
+    try:
+        return array_api_compat.array_namespace(backend.empty((0,)))
+    except Exception as exc:
+        raise TypeError(
+            "backend must be one of "
+            f"{', '.join(map(repr, BACKENDS))} or an array namespace, got {backend!r}"
+        ) from exc
+
+
+def _require_cuda_device(cupy: Any) -> None:
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CUDA driver or runtime missing
+        raise RuntimeError(
+            f"backend='cupy' needs a CUDA GPU, but CuPy cannot reach one ({exc}); "
+            "check the NVIDIA driver, or use backend='numpy'"
+        ) from exc
+    if count == 0:
+        raise RuntimeError(
+            "backend='cupy' needs a CUDA GPU, but CuPy finds none; use backend='numpy'"
+        )
+
+
+def get_device(xp: Any, device: Any = None) -> Any:
+    """The device object of ``xp`` that ``device`` names (default: xp's default)."""
+    try:
+        probe = xp.empty((0,), device=device)
+    except Exception as exc:
+        raise ValueError(
+            f"device={device!r} is not a device of backend {xp.__name__}: {exc}"
+        ) from exc
+    return array_api_compat.device(probe)
+
+
+def get_dtype(xp: Any, dtype: Any) -> Any:
+    """The floating dtype of ``xp`` that ``dtype`` names: 'float32' or 'float64'."""
+    for name in DTYPES:
+        if dtype == name or dtype is getattr(xp, name) or str(dtype) == name:
+            return getattr(xp, name)
+    raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+
+
+def dtype_name(xp: Any, dtype: Any) -> str:
+    """'float32' or 'float64' for a dtype of ``xp``."""
+    return next(name for name in DTYPES if dtype == getattr(xp, name))
+
+
+def to_namespace(data: Any, xp: Any, device: Any, name: str) -> Any:
+    """``data`` (array of any library, nested list, scalar) as an array of ``xp``
+    on ``device``, copied at most once. Non-numeric data raises ``TypeError``."""
+    if array_api_compat.is_array_api_obj(data):
+        source = array_api_compat.array_namespace(data)
+        if not source.isdtype(data.dtype, ("bool", "integral", "real floating")):
+            raise TypeError(f"{name} must hold real numbers, got dtype {data.dtype}")
+        if source is not xp:
+            data = to_numpy(data)
+        return xp.asarray(data, device=device)
+    try:
+        host = np.asarray(data)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name} must be a rectangular array of numbers: {exc}") from exc
+    if host.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must hold real numbers, got {type(data).__name__} "
+            f"with dtype {host.dtype}"
+        )
+    return xp.asarray(host, device=device)
+
+
+def to_numpy(a: Any) -> np.ndarray:
+    """A host NumPy copy (or view) of an array of any supported library."""
+    if array_api_compat.is_numpy_array(a):
+        return a
+    if array_api_compat.is_cupy_array(a):
+        return a.get()
+    if array_api_compat.is_torch_array(a):
+        return a.detach().cpu().numpy()
+    return np.from_dlpack(a)
+
+
+def host_rng(seed: Any) -> np.random.Generator:
+    """The host random generator that draws initial weights and batch orders."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise TypeError(f"seed must be None or a non-negative int, got {seed!r}")
+    return np.random.default_rng(seed)

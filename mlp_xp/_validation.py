@@ -1,0 +1,165 @@
+"""Input checks for the public entry points.
+
+Each check raises ``ValueError`` or ``TypeError`` naming the argument, what
+was expected and what was received, before anything is modified.  Data checks
+run on the model's device and read one boolean back per check.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Sequence
+
+from ._backend import to_namespace
+from .activations import Activation, get_activation
+from .costs import Cost
+
+
+def check_int(value: Any, name: str, minimum: int = 1) -> int:
+    """``value`` as an int ≥ ``minimum``."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {value!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def check_positive_float(value: Any, name: str) -> float:
+    """``value`` as a finite float > 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+        raise TypeError(f"{name} must be a positive number, got {value!r}")
+    number = float(value)
+    if not 0.0 < number < float("inf"):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return number
+
+
+def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def check_layer_sizes(layer_sizes: Any) -> list[int]:
+    if isinstance(layer_sizes, (str, bytes)) or not hasattr(layer_sizes, "__len__"):
+        raise TypeError(f"layer_sizes must be a sequence of ints, got {layer_sizes!r}")
+    if len(layer_sizes) < 2:
+        raise ValueError(
+            "layer_sizes must give at least the input and output sizes, "
+            f"e.g. [4, 8, 3], got {list(layer_sizes)!r}"
+        )
+    return [check_int(n, f"layer_sizes[{i}]") for i, n in enumerate(layer_sizes)]
+
+
+def check_activations(activation: Any, output_activation: Any, layer_sizes: Sequence[int]) -> list[Activation]:
+    """One Activation per layer: the hidden ones, then the output one."""
+    n_hidden = len(layer_sizes) - 2
+    if isinstance(activation, str) or isinstance(activation, Activation):
+        hidden = [get_activation(activation)] * n_hidden
+    else:
+        names = list(activation)
+        if len(names) != n_hidden:
+            raise ValueError(
+                f"activation must be one name, or one per hidden layer ({n_hidden}), "
+                f"got {len(names)} names: {names!r}"
+            )
+        hidden = [get_activation(a, f"activation[{i}]") for i, a in enumerate(names)]
+    for i, phi in enumerate(hidden):
+        if not phi.elementwise:
+            raise ValueError(f"{phi.name} is for the output layer only, got it for hidden layer {i + 1}")
+    output = get_activation(output_activation, "output_activation")
+    if not output.elementwise and layer_sizes[-1] < 2:
+        raise ValueError(
+            f"output_activation={output.name!r} needs at least 2 output units, "
+            f"got layer_sizes[-1] = {layer_sizes[-1]}"
+        )
+    return [*hidden, output]
+
+
+def check_loss_pair(cost: Cost, output: Activation) -> None:
+    if cost.output_activation not in (None, output.name):
+        raise ValueError(
+            f"loss={cost.name!r} needs output_activation={cost.output_activation!r}, "
+            f"but the model's output activation is {output.name!r}"
+        )
+
+
+def _check_finite(xp: Any, a: Any, name: str) -> None:
+    if not bool(xp.all(xp.isfinite(a))):
+        raise ValueError(f"{name} contains NaN or infinity")
+
+
+def as_features(xp: Any, data: Any, n_features: int, dtype: Any, device: Any, name: str = "x") -> Any:
+    """``data`` as a finite (N, n_features) array of the model's dtype and device."""
+    x = to_namespace(data, xp, device, name)
+    if x.ndim != 2:
+        hint = " (reshape a single feature with x.reshape(-1, 1))" if x.ndim == 1 else ""
+        raise ValueError(f"{name} must be 2-D, shape (n_samples, n_features), got shape {tuple(x.shape)}{hint}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} is empty: shape {tuple(x.shape)}")
+    if x.shape[1] != n_features:
+        raise ValueError(f"{name} has {x.shape[1]} features, but the model expects {n_features} (layer_sizes[0])")
+    x = xp.astype(x, dtype)
+    _check_finite(xp, x, name)
+    return x
+
+
+def as_targets(xp: Any, data: Any, n_outputs: int, n_samples: int, cost: Cost, dtype: Any, device: Any) -> Any:
+    """``data`` as an (N, n_outputs) target array valid for ``cost``.
+
+    Integer class labels, shape (N,), are range-checked and then one-hot
+    encoded for ``cross_entropy``; a 1-D target is a column when n_outputs = 1.
+    """
+    y = to_namespace(data, xp, device, "y")
+    if y.ndim == 0 or y.ndim > 2:
+        raise ValueError(f"y must be 1-D or 2-D, got shape {tuple(y.shape)}")
+    if y.shape[0] != n_samples:
+        raise ValueError(f"y has {y.shape[0]} samples, but x has {n_samples}")
+    if cost.targets == "distribution" and y.ndim == 1:
+        return _one_hot(xp, y, n_outputs, dtype, device)
+    if y.ndim == 1:
+        if n_outputs != 1:
+            raise ValueError(
+                f"y is 1-D, which fits a model with one output, but the model has {n_outputs} outputs"
+            )
+        y = xp.reshape(y, (n_samples, 1))
+    if y.shape[1] != n_outputs:
+        raise ValueError(f"y has {y.shape[1]} outputs, but the model has {n_outputs} (layer_sizes[-1])")
+    y = xp.astype(y, dtype)
+    _check_finite(xp, y, "y")
+    _check_target_values(xp, y, cost)
+    return y
+
+
+def _one_hot(xp: Any, labels: Any, n_classes: int, dtype: Any, device: Any) -> Any:
+    if not xp.isdtype(labels.dtype, "integral"):
+        raise TypeError(
+            f"y for loss='cross_entropy' must be integer class labels of shape (N,) "
+            f"or one-hot rows of shape (N, {n_classes}), got dtype {labels.dtype} of shape {tuple(labels.shape)}"
+        )
+    # Checked before any indexing: CuPy wraps out-of-range indices silently.
+    if not bool(xp.all((labels >= 0) & (labels < n_classes))):
+        raise ValueError(
+            f"y holds class labels outside 0..{n_classes - 1}: "
+            f"min {int(xp.min(labels))}, max {int(xp.max(labels))}"
+        )
+    classes = xp.arange(n_classes, device=device)
+    return xp.astype(xp.expand_dims(labels, axis=1) == classes, dtype)
+
+
+def _check_target_values(xp: Any, y: Any, cost: Cost) -> None:
+    if cost.targets == "sign" and not bool(xp.all((y == 1.0) | (y == -1.0))):
+        raise ValueError(f"y for loss={cost.name!r} must hold only -1 and +1")
+    if cost.targets in ("probability", "distribution") and not bool(xp.all((y >= 0.0) & (y <= 1.0))):
+        raise ValueError(f"y for loss={cost.name!r} must lie in [0, 1]")
+    if cost.targets == "distribution":
+        tolerance = 1e-3 if y.dtype == xp.float32 else 1e-8
+        if not bool(xp.all(xp.abs(xp.sum(y, axis=1) - 1.0) <= tolerance)):
+            raise ValueError(
+                f"y for loss={cost.name!r} must be one-hot rows (or rows summing to 1) "
+                "or integer class labels of shape (N,)"
+            )

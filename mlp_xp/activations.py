@@ -1,0 +1,88 @@
+"""Activation functions Φ with their vector–Jacobian products.
+
+Each activation gives its value ``a = Φ(z)`` and ``vjp(z, a, g)``, the product
+of the Jacobian of Φ at ζ with an upstream gradient g.  For an elementwise Φ
+that is the seed's Hadamard product ``Φ'(ζ) ⊙ g``; for softmax, whose Jacobian
+is not diagonal, it is ``s ⊙ (g − Σₖ sₖ gₖ)``.  Either way one backward loop
+serves every activation.  All forms are stable for large |z| (no overflow).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+LEAKY_SLOPE = 0.01
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation: ``value(xp, z)``, ``vjp(xp, z, a, g)`` and its weight init.
+
+    ``init`` is ``"glorot"`` (sigmoid, tanh, identity, softmax) or ``"he"``
+    (the ReLU family), the initialisation of the layer that this activation
+    follows.  ``elementwise`` is False only for softmax (output layer only).
+    """
+
+    name: str
+    value: Callable[[Any, Any], Any]
+    vjp: Callable[[Any, Any, Any, Any], Any]
+    init: str = "glorot"
+    elementwise: bool = True
+
+
+def sigmoid(xp: Any, z: Any) -> Any:
+    """σ(z) = 1 / (1 + e^{−z}), evaluated without overflow for any z."""
+    e = xp.exp(-xp.abs(z))
+    return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def softplus(xp: Any, z: Any) -> Any:
+    """log(1 + e^z) = max(z, 0) + log1p(e^{−|z|}), without overflow."""
+    return xp.maximum(z, 0.0) + xp.log1p(xp.exp(-xp.abs(z)))
+
+
+def softmax(xp: Any, z: Any) -> Any:
+    """Row-wise softmax; the row maximum is subtracted first."""
+    e = xp.exp(z - xp.max(z, axis=1, keepdims=True))
+    return e / xp.sum(e, axis=1, keepdims=True)
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in (
+        Activation("identity", lambda xp, z: z, lambda xp, z, a, g: g),
+        Activation("sigmoid", sigmoid, lambda xp, z, a, g: g * a * (1.0 - a)),
+        Activation("tanh", lambda xp, z: xp.tanh(z), lambda xp, z, a, g: g * (1.0 - a * a)),
+        Activation(
+            "relu",
+            lambda xp, z: xp.maximum(z, 0.0),
+            lambda xp, z, a, g: xp.where(z > 0, g, 0.0),
+            init="he",
+        ),
+        Activation(
+            "leaky_relu",
+            lambda xp, z: xp.where(z > 0, z, LEAKY_SLOPE * z),
+            lambda xp, z, a, g: xp.where(z > 0, g, LEAKY_SLOPE * g),
+            init="he",
+        ),
+        Activation("softplus", softplus, lambda xp, z, a, g: g * sigmoid(xp, z), init="he"),
+        Activation(
+            "softmax",
+            softmax,
+            lambda xp, z, a, g: a * (g - xp.sum(a * g, axis=1, keepdims=True)),
+            elementwise=False,
+        ),
+    )
+}
+
+
+def get_activation(name: Any, argument: str = "activation") -> Activation:
+    """The activation called ``name``; ``ValueError`` naming ``argument`` if unknown."""
+    if isinstance(name, Activation):
+        return name
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise ValueError(
+            f"{argument} must be one of {', '.join(map(repr, ACTIVATIONS))}, got {name!r}"
+        )
+    return ACTIVATIONS[name]

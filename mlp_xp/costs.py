@@ -1,0 +1,123 @@
+"""Cost functions C(y, ŷ) of seed 003, as defined in DESIGN.md §3.
+
+Each cost is summed over the output units of a sample; the cost of a batch,
+𝓔(S, θ) = (1/N) Σᵢ C(ρᵢ, ρ̂ᵢ), is the mean of those per-sample costs.  A cost
+gives ``value(xp, y, yhat) -> (N,)`` and ``grad(xp, y, yhat) -> ∂C/∂ŷ``, shaped
+like ``yhat``.  The costs made for one output activation (binary cross-entropy
+after a sigmoid, cross-entropy after a softmax) also give ``fused(xp, y, z)``:
+the per-sample cost and 𝓑ᴸ = Φ'(ζᴸ) ⊙ ∇C computed from the logits ζᴸ in a
+numerically stable form (log-sum-exp, softplus) that agrees with the general
+path wherever that one is finite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .activations import sigmoid, softmax, softplus
+
+HUBER_DELTA = 1.0
+
+
+@dataclass(frozen=True)
+class Cost:
+    """A cost: per-sample ``value``, gradient ``grad`` with respect to ŷ.
+
+    ``targets`` names what ``y`` must hold: ``"real"``, ``"sign"`` (±1),
+    ``"probability"`` (in [0, 1]) or ``"distribution"`` (non-negative rows that
+    sum to 1: one-hot rows, or integer class labels turned into them).
+    ``output_activation`` is the activation the cost requires, if any.
+    """
+
+    name: str
+    value: Callable[[Any, Any, Any], Any]
+    grad: Callable[[Any, Any, Any], Any]
+    targets: str = "real"
+    output_activation: str | None = None
+    fused: Callable[[Any, Any, Any], tuple[Any, Any]] | None = None
+
+
+def _huber_value(xp: Any, y: Any, yhat: Any) -> Any:
+    r = xp.abs(yhat - y)
+    quadratic = 0.5 * r * r
+    linear = HUBER_DELTA * (r - 0.5 * HUBER_DELTA)
+    return xp.sum(xp.where(r <= HUBER_DELTA, quadratic, linear), axis=1)
+
+
+def _huber_grad(xp: Any, y: Any, yhat: Any) -> Any:
+    r = yhat - y
+    return xp.where(xp.abs(r) <= HUBER_DELTA, r, HUBER_DELTA * xp.sign(r))
+
+
+def _bce_value(xp: Any, y: Any, yhat: Any) -> Any:
+    return -xp.sum(y * xp.log(yhat) + (1.0 - y) * xp.log(1.0 - yhat), axis=1)
+
+
+def _bce_fused(xp: Any, y: Any, z: Any) -> tuple[Any, Any]:
+    """−[y log σ(z) + (1−y) log(1−σ(z))] = softplus(z) − y z;  𝓑ᴸ = σ(z) − y."""
+    return xp.sum(softplus(xp, z) - y * z, axis=1), sigmoid(xp, z) - y
+
+
+def _ce_fused(xp: Any, y: Any, z: Any) -> tuple[Any, Any]:
+    """−Σ y log softmax(z) = Σ y (logsumexp(z) − z);  𝓑ᴸ = softmax(z) Σy − y."""
+    m = xp.max(z, axis=1, keepdims=True)
+    log_sum_exp = m + xp.log(xp.sum(xp.exp(z - m), axis=1, keepdims=True))
+    mass = xp.sum(y, axis=1, keepdims=True)
+    value = xp.sum(y * (log_sum_exp - z), axis=1)
+    return value, softmax(xp, z) * mass - y
+
+
+COSTS: dict[str, Cost] = {
+    c.name: c
+    for c in (
+        Cost(
+            "mse",
+            lambda xp, y, yhat: 0.5 * xp.sum((yhat - y) ** 2, axis=1),
+            lambda xp, y, yhat: yhat - y,
+        ),
+        Cost(
+            "l1",
+            lambda xp, y, yhat: xp.sum(xp.abs(yhat - y), axis=1),
+            lambda xp, y, yhat: xp.sign(yhat - y),
+        ),
+        Cost("huber", _huber_value, _huber_grad),
+        Cost(
+            "logistic",
+            lambda xp, y, yhat: xp.sum(softplus(xp, -y * yhat), axis=1),
+            lambda xp, y, yhat: -y * sigmoid(xp, -y * yhat),
+            targets="sign",
+        ),
+        Cost(
+            "hinge",
+            lambda xp, y, yhat: xp.sum(xp.maximum(1.0 - y * yhat, 0.0), axis=1),
+            lambda xp, y, yhat: xp.where(y * yhat < 1.0, -y, 0.0),
+            targets="sign",
+        ),
+        Cost(
+            "binary_cross_entropy",
+            _bce_value,
+            lambda xp, y, yhat: (yhat - y) / (yhat * (1.0 - yhat)),
+            targets="probability",
+            output_activation="sigmoid",
+            fused=_bce_fused,
+        ),
+        Cost(
+            "cross_entropy",
+            lambda xp, y, yhat: -xp.sum(y * xp.log(yhat), axis=1),
+            lambda xp, y, yhat: -y / yhat,
+            targets="distribution",
+            output_activation="softmax",
+            fused=_ce_fused,
+        ),
+    )
+}
+
+
+def get_cost(name: Any) -> Cost:
+    """The cost called ``name``; ``ValueError`` naming ``loss`` if unknown."""
+    if isinstance(name, Cost):
+        return name
+    if not isinstance(name, str) or name not in COSTS:
+        raise ValueError(f"loss must be one of {', '.join(map(repr, COSTS))}, got {name!r}")
+    return COSTS[name]

@@ -1,0 +1,111 @@
+"""The network math of seed 003: initialisation, forward pass, backpropagation.
+
+Seed notation → code (a batch of N samples is a stack of N rows):
+
+=============================  ======================================  ==========
+seed 003                       code                                    shape
+=============================  ======================================  ==========
+α⁰ (input)                     ``activations[0] = x``                  (N, n_0)
+Ωʲ (weights of layer j)        ``weights[j-1]``                        (n_{j-1}, n_j)
+βʲ (biases of layer j)         ``biases[j-1]``                         (n_j,)
+ζʲ = Ωʲᵀ αʲ⁻¹ + βʲ             ``z = a_prev @ W + b``                  (N, n_j)
+αʲ = Φ(ζʲ)                     ``a = phi.value(xp, z)``                (N, n_j)
+𝓑ᴸ = Φ'(ζᴸ) ⊙ ∇C(αᴸ, ρ)        ``delta = phi.vjp(xp, z, a, dC_da)``    (N, n_L)
+𝓑ʲ = Φ'(ζʲ) ⊙ (Ωʲ⁺¹ 𝓑ʲ⁺¹)     ``phi.vjp(xp, z, a, delta @ W_next.T)`` (N, n_j)
+∇Ωʲ = αʲ⁻¹ [𝓑ʲ]ᵀ               ``a_prev.T @ delta``                    (n_{j-1}, n_j)
+∇βʲ = 𝓑ʲ                       ``sum(delta, axis=0)``                  (n_j,)
+𝓔(S, θ) = (1/N) Σ C            mean of the per-sample costs            ()
+=============================  ======================================  ==========
+
+The 1/N of the batch mean is applied once, to 𝓑ᴸ; it then flows through every
+𝓑ʲ, ∇Ωʲ and ∇βʲ by linearity.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from .activations import Activation
+from .costs import Cost
+
+
+def init_parameters(
+    xp: Any, layer_sizes: Sequence[int], phis: Sequence[Activation], rng: Any, dtype: Any, device: Any
+) -> tuple[list[Any], list[Any]]:
+    """Weights drawn on the host by ``rng`` (a NumPy Generator), moved once.
+
+    Glorot uniform, U(±√(6/(n_{j−1}+n_j))), for layers followed by a
+    sigmoid-like or identity activation; He normal, N(0, 2/n_{j−1}), for the
+    ReLU family.  Biases start at zero.  Drawing on the host makes every
+    backend start from bit-identical parameters for one seed.
+    """
+    weights, biases = [], []
+    for fan_in, fan_out, phi in zip(layer_sizes[:-1], layer_sizes[1:], phis):
+        if phi.init == "he":
+            host = rng.normal(0.0, (2.0 / fan_in) ** 0.5, size=(fan_in, fan_out))
+        else:
+            limit = (6.0 / (fan_in + fan_out)) ** 0.5
+            host = rng.uniform(-limit, limit, size=(fan_in, fan_out))
+        weights.append(xp.astype(xp.asarray(host, device=device), dtype))
+        biases.append(xp.zeros((fan_out,), dtype=dtype, device=device))
+    return weights, biases
+
+
+def forward(
+    xp: Any, weights: Sequence[Any], biases: Sequence[Any], phis: Sequence[Activation], x: Any
+) -> tuple[list[Any], list[Any]]:
+    """Forward pass keeping ζʲ and αʲ: ``(zs, activations)``, ``activations[0] = x``.
+
+    Notes
+    -----
+    ζʲ = Ωʲᵀ αʲ⁻¹ + βʲ and αʲ = Φ(ζʲ) for j = 1..L, row-wise: ``z = a @ W + b``.
+    """
+    zs, activations = [], [x]
+    for W, b, phi in zip(weights, biases, phis):
+        z = activations[-1] @ W + b
+        zs.append(z)
+        activations.append(phi.value(xp, z))
+    return zs, activations
+
+
+def output_error(xp: Any, phi: Activation, cost: Cost, z: Any, a: Any, y: Any) -> tuple[Any, Any]:
+    """Per-sample costs and 𝓑ᴸ = Φ'(ζᴸ) ⊙ ∇C(αᴸ, ρ) (not yet divided by N).
+
+    Uses the cost's fused, logit-based form when the output activation is the
+    one it was made for (softmax + cross-entropy, sigmoid + binary
+    cross-entropy); otherwise the general vector–Jacobian product.
+    """
+    if cost.fused is not None and cost.output_activation == phi.name:
+        return cost.fused(xp, y, z)
+    return cost.value(xp, y, a), phi.vjp(xp, z, a, cost.grad(xp, y, a))
+
+
+def backward(
+    xp: Any,
+    weights: Sequence[Any],
+    phis: Sequence[Activation],
+    zs: Sequence[Any],
+    activations: Sequence[Any],
+    y: Any,
+    cost: Cost,
+) -> tuple[Any, list[Any], list[Any]]:
+    """Backpropagation and gradient computation (seed 003, Algorithms 1 and 4).
+
+    Returns the per-sample costs, shape (N,), and the gradients of the batch
+    cost 𝓔 = mean of C: ``dW[j]``, ``db[j]`` shaped like ``weights[j]``,
+    ``biases[j]``.
+
+    Notes
+    -----
+    𝓑ᴸ = Φ'(ζᴸ) ⊙ ∇C,  𝓑ʲ = Φ'(ζʲ) ⊙ (Ωʲ⁺¹ 𝓑ʲ⁺¹),  ∇Ωʲ = αʲ⁻¹ [𝓑ʲ]ᵀ,  ∇βʲ = 𝓑ʲ.
+    """
+    n_layers = len(weights)
+    losses, delta = output_error(xp, phis[-1], cost, zs[-1], activations[-1], y)
+    delta = delta / y.shape[0]
+    dW, db = [None] * n_layers, [None] * n_layers
+    for j in reversed(range(n_layers)):
+        dW[j] = activations[j].T @ delta
+        db[j] = xp.sum(delta, axis=0)
+        if j > 0:
+            delta = phis[j - 1].vjp(xp, zs[j - 1], activations[j], delta @ weights[j].T)
+    return losses, dW, db
