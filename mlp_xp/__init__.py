@@ -3,6 +3,7 @@ against the Python Array API standard (NumPy, CuPy, PyTorch, array-api-strict)."
 
 from .activations import ACTIVATIONS, Activation
 from .costs import COSTS, Cost
+from . import datasets
 from .gradient_check import gradient_check
 from .model import MLP
 from .optimizers import SGD, Optimizer

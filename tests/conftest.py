@@ -1,0 +1,80 @@
+"""Fixtures: every test that asks for ``backend``/``xp``/``device`` runs once per backend.
+
+The backends are those installed (numpy and array_api_strict always; torch
+when importable; cupy when a CUDA device answers), narrowed by the environment
+variable ``MLP_XP_BACKENDS`` (comma-separated), as nox's sessions do.  A
+backend named there but unavailable is an error, not a skip.  On
+array_api_strict the device is the non-default ``Device("device1")``: any
+array created without ``device=`` then fails loudly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from functools import partial
+
+import numpy as np
+import pytest
+
+import mlp_xp
+from mlp_xp._backend import get_namespace, to_numpy
+
+
+def _available(name: str) -> bool:
+    try:
+        get_namespace(name)
+    except (ImportError, RuntimeError):
+        return False
+    return True
+
+
+def _backends() -> list[str]:
+    requested = os.environ.get("MLP_XP_BACKENDS", "").strip()
+    if not requested:
+        return [b for b in ("numpy", "array_api_strict", "torch", "cupy") if _available(b)]
+    names = [b.strip() for b in requested.split(",") if b.strip()]
+    for name in names:
+        get_namespace(name)  # raises with an install hint if unavailable
+    return names
+
+
+BACKENDS = _backends()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def xp(backend: str):
+    return get_namespace(backend)
+
+
+@pytest.fixture
+def device(backend: str):
+    if backend == "array_api_strict":
+        return importlib.import_module("array_api_strict").Device("device1")
+    return None
+
+
+@pytest.fixture
+def make_mlp(backend: str, device):
+    """``MLP`` with this test's backend and device filled in."""
+    return partial(mlp_xp.MLP, backend=backend, device=device)
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20261123)
+
+
+def host(a) -> np.ndarray:
+    """A NumPy copy of an array of any backend, for assertions."""
+    return np.asarray(to_numpy(a))
+
+
+def parameters(model) -> list[np.ndarray]:
+    """The model's weights then biases, as NumPy copies."""
+    return [host(p) for p in (*model.weights, *model.biases)]

@@ -1,0 +1,97 @@
+"""Cost functions of DESIGN.md §3: known values, gradients, fused forms, stability."""
+
+import numpy as np
+import pytest
+from conftest import host
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from mlp_xp.activations import ACTIVATIONS
+from mlp_xp.costs import COSTS
+from mlp_xp.network import output_error
+
+# (cost, y, ŷ, per-sample value): hand-computed from the definitions.
+KNOWN = [
+    ("mse", [[1.0, 2.0]], [[0.0, 0.0]], [2.5]),
+    ("l1", [[1.0, -2.0]], [[0.0, 0.0]], [3.0]),
+    ("huber", [[0.5, 3.0]], [[0.0, 0.0]], [0.125 + 2.5]),
+    ("logistic", [[1.0, -1.0]], [[0.0, 2.0]], [np.log(2.0) + np.log1p(np.exp(2.0))]),
+    ("hinge", [[1.0, -1.0]], [[0.25, -3.0]], [0.75]),
+    ("binary_cross_entropy", [[1.0, 0.0]], [[0.8, 0.4]], [-np.log(0.8) - np.log(0.6)]),
+    ("cross_entropy", [[0.0, 1.0, 0.0]], [[0.2, 0.5, 0.3]], [-np.log(0.5)]),
+]
+
+
+@pytest.mark.parametrize(("name", "y", "yhat", "expected"), KNOWN)
+def test_known_values(name, y, yhat, expected, xp, device):
+    cost = COSTS[name]
+    y, yhat = (xp.asarray(v, dtype=xp.float64, device=device) for v in (y, yhat))
+    np.testing.assert_allclose(host(cost.value(xp, y, yhat)), expected, rtol=1e-12)
+
+
+def _targets(name, rng, shape):
+    if COSTS[name].targets == "sign":
+        return rng.choice([-1.0, 1.0], size=shape)
+    if COSTS[name].targets == "probability":
+        return rng.integers(0, 2, size=shape).astype(float)
+    if COSTS[name].targets == "distribution":
+        return np.eye(shape[1])[rng.integers(0, shape[1], size=shape[0])]
+    return rng.normal(size=shape)
+
+
+@pytest.mark.parametrize("name", list(COSTS))
+def test_gradient_matches_finite_differences(name, xp, device, rng):
+    y = _targets(name, rng, (6, 3))
+    yhat = rng.uniform(0.1, 0.9, size=(6, 3)) if COSTS[name].targets != "real" else rng.normal(size=(6, 3))
+    if COSTS[name].targets == "sign":
+        yhat = yhat * 3 - 1.5
+    cost, eps = COSTS[name], 1e-6
+    to = lambda v: xp.asarray(v, dtype=xp.float64, device=device)  # noqa: E731
+    got = host(cost.grad(xp, to(y), to(yhat)))
+    expected = np.zeros_like(yhat)
+    for i, k in np.ndindex(*yhat.shape):
+        step = np.zeros_like(yhat)
+        step[i, k] = eps
+        up, down = (host(cost.value(xp, to(y), to(yhat + s)))[i] for s in (step, -step))
+        expected[i, k] = (up - down) / (2 * eps)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize(("name", "activation"), [("cross_entropy", "softmax"), ("binary_cross_entropy", "sigmoid")])
+def test_fused_output_error_agrees_with_general_path(name, activation, xp, device, rng):
+    """The logit-based 𝓑ᴸ and cost equal Φ'(ζᴸ) ⊙ ∇C and C(ρ, Φ(ζᴸ))."""
+    cost, phi = COSTS[name], ACTIVATIONS[activation]
+    z = xp.asarray(rng.normal(size=(7, 4)) * 2, dtype=xp.float64, device=device)
+    y = xp.asarray(_targets(name, rng, (7, 4)), dtype=xp.float64, device=device)
+    a = phi.value(xp, z)
+    fused_value, fused_delta = output_error(xp, phi, cost, z, a, y)
+    np.testing.assert_allclose(host(fused_value), host(cost.value(xp, y, a)), rtol=1e-10)
+    np.testing.assert_allclose(host(fused_delta), host(phi.vjp(xp, z, a, cost.grad(xp, y, a))), rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize(("name", "activation"), [("cross_entropy", "softmax"), ("binary_cross_entropy", "sigmoid")])
+def test_fused_output_error_is_finite_for_saturated_logits(name, activation, xp, device):
+    cost, phi = COSTS[name], ACTIVATIONS[activation]
+    z = xp.asarray([[1e4, -1e4], [-1e4, 1e4]], dtype=xp.float32, device=device)
+    y = xp.asarray([[0.0, 1.0], [0.0, 1.0]], dtype=xp.float32, device=device)
+    value, delta = output_error(xp, phi, cost, z, phi.value(xp, z), y)
+    assert np.all(np.isfinite(host(value))) and np.all(np.isfinite(host(delta)))
+    assert host(value)[0] > 1e3 and host(value)[1] == 0.0
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    name=st.sampled_from(sorted(COSTS)),
+    yhat=arrays(np.float64, (4, 3), elements=st.floats(0.01, 0.99)),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_costs_are_non_negative_and_zero_at_a_perfect_fit(name, yhat, seed):
+    """C ≥ 0 for valid targets; C(y, y) = 0 for the regression costs (NumPy)."""
+    import array_api_compat.numpy as xp
+
+    y = _targets(name, np.random.default_rng(seed), (4, 3))
+    cost = COSTS[name]
+    assert np.all(cost.value(xp, y, yhat) >= 0.0)
+    if cost.targets == "real":
+        np.testing.assert_array_equal(cost.value(xp, y, y), 0.0)

@@ -1,0 +1,99 @@
+"""Backpropagation: finite differences, seed 004's analytic example, cross-backend equality."""
+
+import itertools
+
+import numpy as np
+import pytest
+from conftest import host
+
+import mlp_xp
+from mlp_xp.activations import ACTIVATIONS
+from mlp_xp.costs import COSTS
+
+HIDDEN = [name for name, phi in ACTIVATIONS.items() if phi.elementwise]
+PAIRS = [
+    (out, loss)
+    for out, loss in itertools.product(ACTIVATIONS, COSTS)
+    if COSTS[loss].output_activation in (None, out)
+]
+
+
+def targets(loss, rng, n, n_out):
+    kind = COSTS[loss].targets
+    if kind == "sign":
+        return rng.choice([-1.0, 1.0], size=(n, n_out))
+    if kind == "probability":
+        return rng.integers(0, 2, size=(n, n_out)).astype(float)
+    if kind == "distribution":
+        return rng.integers(0, n_out, size=n)
+    return rng.normal(size=(n, n_out))
+
+
+def test_every_valid_pair_is_covered():
+    assert len(PAIRS) == 5 * len(ACTIVATIONS) + 2
+
+
+@pytest.mark.parametrize("hidden", HIDDEN)
+@pytest.mark.parametrize(("output", "loss"), PAIRS)
+def test_backprop_matches_finite_differences(hidden, output, loss, make_mlp, rng):
+    """Relative error ≤ 1e-6 in float64 on a random architecture (1–2 hidden layers)."""
+    sizes = [int(s) for s in rng.integers(2, 5, size=rng.integers(3, 5))]
+    sizes[-1] = max(sizes[-1], 2)
+    model = make_mlp(sizes, hidden, output, dtype="float64", seed=int(rng.integers(1000)))
+    # Non-zero biases: a row of dead relu units would otherwise put ζ exactly on the kink at 0.
+    for j, n in enumerate(sizes[1:]):
+        b = rng.choice([-1.0, 1.0], size=n) * rng.uniform(0.1, 0.5, size=n)
+        model.biases[j] = model.xp.asarray(b, device=model.device)
+    x = rng.normal(size=(6, sizes[0]))
+    y = targets(loss, rng, 6, sizes[-1])
+    assert mlp_xp.gradient_check(model, x, y, loss) <= 1e-6
+
+
+def test_seed_004_single_sigmoid_neuron(make_mlp):
+    """Seed 004: ŷ = σ(w₁x₁ + w₂x₂) on four points, E = Σ (y − ŷ)².
+
+    Our batch cost is 𝓔 = (1/4) Σ ½ (ŷ − y)² = E / 8, so ∇𝓔 = ∇E / 8 with
+    ∂E/∂w = Σᵢ −2 (yᵢ − ŷᵢ) ŷᵢ (1 − ŷᵢ) xᵢ.
+    """
+    x, y = mlp_xp.datasets.seed004_points()
+    w = np.array([0.3, -0.7])
+    model = make_mlp([2, 1], output_activation="sigmoid", dtype="float64")
+    model.weights[0] = model.xp.asarray(w[:, None], device=model.device)
+    y_hat = 1.0 / (1.0 + np.exp(-(x @ w)))
+    seed_error = np.sum((y - y_hat) ** 2)
+    seed_gradient = np.sum((-2.0 * (y - y_hat) * y_hat * (1.0 - y_hat))[:, None] * x, axis=0)
+
+    loss, dW, db = model.gradients(x, y, "mse")
+    np.testing.assert_allclose(loss, seed_error / 8, rtol=1e-12)
+    np.testing.assert_allclose(host(dW[0])[:, 0], seed_gradient / 8, rtol=1e-12)
+    np.testing.assert_allclose(host(db[0]), [np.sum(-2.0 * (y - y_hat) * y_hat * (1.0 - y_hat)) / 8], rtol=1e-12)
+
+
+def test_gradients_equal_numpy(backend, make_mlp, rng):
+    """The same seed gives the same float64 gradients on every backend."""
+    x, y = rng.normal(size=(9, 5)), rng.integers(0, 3, size=9)
+    kwargs = dict(layer_sizes=[5, 7, 6, 3], activation=["tanh", "relu"], output_activation="softmax",
+                  dtype="float64", seed=3)
+    ours = make_mlp(**kwargs).gradients(x, y, "cross_entropy")
+    reference = mlp_xp.MLP(**kwargs, backend="numpy").gradients(x, y, "cross_entropy")
+    np.testing.assert_allclose(ours[0], reference[0], rtol=1e-12)
+    for got, expected in zip([*ours[1], *ours[2]], [*reference[1], *reference[2]]):
+        np.testing.assert_allclose(host(got), expected, rtol=1e-10, atol=1e-14)
+
+
+def test_gradient_check_detects_a_wrong_gradient(make_mlp, rng, monkeypatch):
+    """The check can fail: a backward pass that forgets Φ' is caught."""
+    model = make_mlp([3, 4, 2], "tanh", dtype="float64", seed=0)
+    x, y = rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
+    broken = ACTIVATIONS["tanh"].__class__("tanh", ACTIVATIONS["tanh"].value, lambda xp, z, a, g: g)
+    monkeypatch.setattr(model, "phis", [broken, model.phis[1]])
+    assert mlp_xp.gradient_check(model, x, y, "mse") > 1e-2
+
+
+def test_gradient_check_of_a_float32_model_runs_in_float64(make_mlp, rng):
+    model = make_mlp([3, 5, 2], "sigmoid", seed=1)
+    before = [host(w) for w in model.weights]
+    assert mlp_xp.gradient_check(model, rng.normal(size=(4, 3)), rng.normal(size=(4, 2))) <= 1e-6
+    for w, b in zip(model.weights, before):
+        assert w.dtype == model.dtype
+        np.testing.assert_array_equal(host(w), b)
