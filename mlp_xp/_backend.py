@@ -134,3 +134,9 @@ def host_rng(seed: Any) -> np.random.Generator:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise TypeError(f"seed must be None or a non-negative int, got {seed!r}")
     return np.random.default_rng(seed)
+
+
+def quiet_overflow() -> Any:
+    """A context in which NumPy-based backends do not warn on overflow or NaN:
+    training detects non-finite values itself, once per epoch, and says so."""
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")

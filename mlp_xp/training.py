@@ -17,6 +17,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+from ._backend import quiet_overflow
 from .costs import Cost
 from .network import backward, forward
 from .optimizers import Optimizer
@@ -78,6 +79,11 @@ def train(model: Any, x: Any, y: Any, cost: Cost, optimizer: Optimizer, config: 
     and parameters are finite; an interrupted or diverging epoch leaves the
     parameters of the last finite epoch.
     """
+    with quiet_overflow():
+        return _epochs(model, x, y, cost, optimizer, config, rng)
+
+
+def _epochs(model: Any, x: Any, y: Any, cost: Cost, optimizer: Optimizer, config: FitConfig, rng: Any) -> History:
     xp, phis, n_layers = model.xp, model.phis, len(model.weights)
     params = [*model.weights, *model.biases]
     state = optimizer.init(params)
