@@ -1,9 +1,9 @@
 """mlp_xp: multi-layer perceptrons trained by backpropagation, written once
 against the Python Array API standard (NumPy, CuPy, PyTorch, array-api-strict)."""
 
+from . import datasets
 from .activations import ACTIVATIONS, Activation
 from .costs import COSTS, Cost
-from . import datasets
 from .gradient_check import gradient_check
 from .model import MLP
 from .optimizers import SGD, Optimizer
@@ -20,6 +20,7 @@ __all__ = [
     "Cost",
     "History",
     "Optimizer",
-    "gradient_check",
     "__version__",
+    "datasets",
+    "gradient_check",
 ]

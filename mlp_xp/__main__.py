@@ -19,8 +19,9 @@ def main(argv: list[str] | None = None) -> float:
     x_train, x_test, y_train, y_test = digits(seed=args.seed)
     model = MLP([64, 64, 10], "relu", "softmax", backend=args.backend, seed=args.seed)
     print(f"{model}\ntraining on {len(y_train)} digits, testing on {len(y_test)}")
-    history = model.fit(x_train, y_train, loss="cross_entropy", lr=0.1, batch_size=32,
-                        epochs=args.epochs, verbose=True)
+    history = model.fit(
+        x_train, y_train, loss="cross_entropy", lr=0.1, batch_size=32, epochs=args.epochs, verbose=True
+    )
     predicted = to_numpy(model.xp.argmax(model.forward(x_test), axis=1))
     accuracy = float((predicted == y_test).mean())
     print(f"final training loss {history.loss[-1]:.4f}; test accuracy {accuracy:.1%}")

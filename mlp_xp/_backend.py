@@ -51,8 +51,7 @@ def get_namespace(backend: Any) -> Any:
         return array_api_compat.array_namespace(backend.empty((0,)))
     except Exception as exc:
         raise TypeError(
-            "backend must be one of "
-            f"{', '.join(map(repr, BACKENDS))} or an array namespace, got {backend!r}"
+            f"backend must be one of {', '.join(map(repr, BACKENDS))} or an array namespace, got {backend!r}"
         ) from exc
 
 
@@ -65,9 +64,7 @@ def _require_cuda_device(cupy: Any) -> None:
             "check the NVIDIA driver, or use backend='numpy'"
         ) from exc
     if count == 0:
-        raise RuntimeError(
-            "backend='cupy' needs a CUDA GPU, but CuPy finds none; use backend='numpy'"
-        )
+        raise RuntimeError("backend='cupy' needs a CUDA GPU, but CuPy finds none; use backend='numpy'")
 
 
 def get_device(xp: Any, device: Any = None) -> Any:
@@ -75,9 +72,7 @@ def get_device(xp: Any, device: Any = None) -> Any:
     try:
         probe = xp.empty((0,), device=device)
     except Exception as exc:
-        raise ValueError(
-            f"device={device!r} is not a device of backend {xp.__name__}: {exc}"
-        ) from exc
+        raise ValueError(f"device={device!r} is not a device of backend {xp.__name__}: {exc}") from exc
     return array_api_compat.device(probe)
 
 
@@ -109,10 +104,7 @@ def to_namespace(data: Any, xp: Any, device: Any, name: str) -> Any:
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{name} must be a rectangular array of numbers: {exc}") from exc
     if host.dtype.kind not in "biuf":
-        raise TypeError(
-            f"{name} must hold real numbers, got {type(data).__name__} "
-            f"with dtype {host.dtype}"
-        )
+        raise TypeError(f"{name} must hold real numbers, got {type(data).__name__} with dtype {host.dtype}")
     return xp.asarray(host, device=device)
 
 

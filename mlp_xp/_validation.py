@@ -8,7 +8,8 @@ run on the model's device and read one boolean back per check.
 from __future__ import annotations
 
 import operator
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ._backend import to_namespace
 from .activations import Activation, get_activation
@@ -30,7 +31,7 @@ def check_int(value: Any, name: str, minimum: int = 1) -> int:
 
 def check_positive_float(value: Any, name: str) -> float:
     """``value`` as a finite float > 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+    if isinstance(value, bool) or (not isinstance(value, (int, float)) and not hasattr(value, "__float__")):
         raise TypeError(f"{name} must be a positive number, got {value!r}")
     number = float(value)
     if not 0.0 < number < float("inf"):
@@ -55,7 +56,9 @@ def check_layer_sizes(layer_sizes: Any) -> list[int]:
     return [check_int(n, f"layer_sizes[{i}]") for i, n in enumerate(layer_sizes)]
 
 
-def check_activations(activation: Any, output_activation: Any, layer_sizes: Sequence[int]) -> list[Activation]:
+def check_activations(
+    activation: Any, output_activation: Any, layer_sizes: Sequence[int]
+) -> list[Activation]:
     """One Activation per layer: the hidden ones, then the output one."""
     n_hidden = len(layer_sizes) - 2
     if isinstance(activation, str) or isinstance(activation, Activation):
@@ -98,17 +101,23 @@ def as_features(xp: Any, data: Any, n_features: int, dtype: Any, device: Any, na
     x = to_namespace(data, xp, device, name)
     if x.ndim != 2:
         hint = " (reshape a single feature with x.reshape(-1, 1))" if x.ndim == 1 else ""
-        raise ValueError(f"{name} must be 2-D, shape (n_samples, n_features), got shape {tuple(x.shape)}{hint}")
+        raise ValueError(
+            f"{name} must be 2-D, shape (n_samples, n_features), got shape {tuple(x.shape)}{hint}"
+        )
     if x.shape[0] == 0:
         raise ValueError(f"{name} is empty: shape {tuple(x.shape)}")
     if x.shape[1] != n_features:
-        raise ValueError(f"{name} has {x.shape[1]} features, but the model expects {n_features} (layer_sizes[0])")
+        raise ValueError(
+            f"{name} has {x.shape[1]} features, but the model expects {n_features} (layer_sizes[0])"
+        )
     x = xp.astype(x, dtype)
     _check_finite(xp, x, name)
     return x
 
 
-def as_targets(xp: Any, data: Any, n_outputs: int, n_samples: int, cost: Cost, dtype: Any, device: Any) -> Any:
+def as_targets(
+    xp: Any, data: Any, n_outputs: int, n_samples: int, cost: Cost, dtype: Any, device: Any
+) -> Any:
     """``data`` as an (N, n_outputs) target array valid for ``cost``.
 
     Integer class labels, shape (N,), are range-checked and then one-hot
@@ -138,8 +147,8 @@ def as_targets(xp: Any, data: Any, n_outputs: int, n_samples: int, cost: Cost, d
 def _one_hot(xp: Any, labels: Any, n_classes: int, dtype: Any, device: Any) -> Any:
     if not xp.isdtype(labels.dtype, "integral"):
         raise TypeError(
-            f"y for loss='cross_entropy' must be integer class labels of shape (N,) "
-            f"or one-hot rows of shape (N, {n_classes}), got dtype {labels.dtype} of shape {tuple(labels.shape)}"
+            "y for loss='cross_entropy' must be integer class labels of shape (N,) or one-hot "
+            f"rows of shape (N, {n_classes}), got dtype {labels.dtype} of shape {tuple(labels.shape)}"
         )
     # Checked before any indexing: CuPy wraps out-of-range indices silently.
     if not bool(xp.all((labels >= 0) & (labels < n_classes))):

@@ -9,8 +9,9 @@ serves every activation.  All forms are stable for large |z| (no overflow).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 LEAKY_SLOPE = 0.01
 
@@ -82,7 +83,5 @@ def get_activation(name: Any, argument: str = "activation") -> Activation:
     if isinstance(name, Activation):
         return name
     if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise ValueError(
-            f"{argument} must be one of {', '.join(map(repr, ACTIVATIONS))}, got {name!r}"
-        )
+        raise ValueError(f"{argument} must be one of {', '.join(map(repr, ACTIVATIONS))}, got {name!r}")
     return ACTIVATIONS[name]

@@ -12,8 +12,9 @@ path wherever that one is finite.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .activations import sigmoid, softmax, softplus
 

@@ -29,6 +29,6 @@ def digits(test_fraction: float = 0.25, seed: int = 0) -> tuple[np.ndarray, ...]
     data = load_digits()
     x, y = data.data / 16.0, data.target
     order = np.random.default_rng(seed).permutation(len(y))
-    n_test = int(round(test_fraction * len(y)))
+    n_test = round(test_fraction * len(y))
     test, train = order[:n_test], order[n_test:]
     return x[train], x[test], y[train], y[test]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from . import _validation as check
 from ._backend import dtype_name, get_device, get_dtype, get_namespace, host_rng
@@ -147,8 +148,11 @@ class MLP:
             batch_size=None if batch_size is None else check.check_int(batch_size, "batch_size"),
             epochs=check.check_int(epochs, "epochs"),
             sampling=check.check_choice(sampling, "sampling", SAMPLINGS),
-            schedule=get_schedule(lr_schedule, check.check_positive_float(lr, "lr"),
-                                  check.check_positive_float(power_t, "power_t")),
+            schedule=get_schedule(
+                lr_schedule,
+                check.check_positive_float(lr, "lr"),
+                check.check_positive_float(power_t, "power_t"),
+            ),
             tol=None if tol is None else check.check_positive_float(tol, "tol"),
             verbose=bool(verbose),
             on_divergence=check.check_choice(on_divergence, "on_divergence", ON_DIVERGENCE),

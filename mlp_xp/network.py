@@ -23,7 +23,8 @@ The 1/N of the batch mean is applied once, to 𝓑ᴸ; it then flows through eve
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .activations import Activation
 from .costs import Cost

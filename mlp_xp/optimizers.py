@@ -10,7 +10,8 @@ needs these two methods.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 
 class Optimizer(Protocol):

@@ -14,8 +14,9 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ._backend import quiet_overflow
 from .costs import Cost
@@ -72,7 +73,9 @@ def batches(xp: Any, device: Any, rng: Any, n: int, batch_size: int | None, samp
         yield order[start : min(start + batch_size, total)]
 
 
-def train(model: Any, x: Any, y: Any, cost: Cost, optimizer: Optimizer, config: FitConfig, rng: Any) -> History:
+def train(
+    model: Any, x: Any, y: Any, cost: Cost, optimizer: Optimizer, config: FitConfig, rng: Any
+) -> History:
     """Run ``config.epochs`` epochs on ``model`` and return its History.
 
     The model's parameters are replaced at the end of each epoch whose loss
@@ -83,7 +86,9 @@ def train(model: Any, x: Any, y: Any, cost: Cost, optimizer: Optimizer, config: 
         return _epochs(model, x, y, cost, optimizer, config, rng)
 
 
-def _epochs(model: Any, x: Any, y: Any, cost: Cost, optimizer: Optimizer, config: FitConfig, rng: Any) -> History:
+def _epochs(
+    model: Any, x: Any, y: Any, cost: Cost, optimizer: Optimizer, config: FitConfig, rng: Any
+) -> History:
     xp, phis, n_layers = model.xp, model.phis, len(model.weights)
     params = [*model.weights, *model.biases]
     state = optimizer.init(params)

@@ -58,7 +58,9 @@ def test_gradient_matches_finite_differences(name, xp, device, rng):
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize(("name", "activation"), [("cross_entropy", "softmax"), ("binary_cross_entropy", "sigmoid")])
+@pytest.mark.parametrize(
+    ("name", "activation"), [("cross_entropy", "softmax"), ("binary_cross_entropy", "sigmoid")]
+)
 def test_fused_output_error_agrees_with_general_path(name, activation, xp, device, rng):
     """The logit-based 𝓑ᴸ and cost equal Φ'(ζᴸ) ⊙ ∇C and C(ρ, Φ(ζᴸ))."""
     cost, phi = COSTS[name], ACTIVATIONS[activation]
@@ -67,10 +69,14 @@ def test_fused_output_error_agrees_with_general_path(name, activation, xp, devic
     a = phi.value(xp, z)
     fused_value, fused_delta = output_error(xp, phi, cost, z, a, y)
     np.testing.assert_allclose(host(fused_value), host(cost.value(xp, y, a)), rtol=1e-10)
-    np.testing.assert_allclose(host(fused_delta), host(phi.vjp(xp, z, a, cost.grad(xp, y, a))), rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(
+        host(fused_delta), host(phi.vjp(xp, z, a, cost.grad(xp, y, a))), rtol=1e-8, atol=1e-12
+    )
 
 
-@pytest.mark.parametrize(("name", "activation"), [("cross_entropy", "softmax"), ("binary_cross_entropy", "sigmoid")])
+@pytest.mark.parametrize(
+    ("name", "activation"), [("cross_entropy", "softmax"), ("binary_cross_entropy", "sigmoid")]
+)
 def test_fused_output_error_is_finite_for_saturated_logits(name, activation, xp, device):
     cost, phi = COSTS[name], ACTIVATIONS[activation]
     z = xp.asarray([[1e4, -1e4], [-1e4, 1e4]], dtype=xp.float32, device=device)

@@ -66,14 +66,21 @@ def test_seed_004_single_sigmoid_neuron(make_mlp):
     loss, dW, db = model.gradients(x, y, "mse")
     np.testing.assert_allclose(loss, seed_error / 8, rtol=1e-12)
     np.testing.assert_allclose(host(dW[0])[:, 0], seed_gradient / 8, rtol=1e-12)
-    np.testing.assert_allclose(host(db[0]), [np.sum(-2.0 * (y - y_hat) * y_hat * (1.0 - y_hat)) / 8], rtol=1e-12)
+    np.testing.assert_allclose(
+        host(db[0]), [np.sum(-2.0 * (y - y_hat) * y_hat * (1.0 - y_hat)) / 8], rtol=1e-12
+    )
 
 
 def test_gradients_equal_numpy(backend, make_mlp, rng):
     """The same seed gives the same float64 gradients on every backend."""
     x, y = rng.normal(size=(9, 5)), rng.integers(0, 3, size=9)
-    kwargs = dict(layer_sizes=[5, 7, 6, 3], activation=["tanh", "relu"], output_activation="softmax",
-                  dtype="float64", seed=3)
+    kwargs = dict(
+        layer_sizes=[5, 7, 6, 3],
+        activation=["tanh", "relu"],
+        output_activation="softmax",
+        dtype="float64",
+        seed=3,
+    )
     ours = make_mlp(**kwargs).gradients(x, y, "cross_entropy")
     reference = mlp_xp.MLP(**kwargs, backend="numpy").gradients(x, y, "cross_entropy")
     np.testing.assert_allclose(ours[0], reference[0], rtol=1e-12)

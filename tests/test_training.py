@@ -53,15 +53,27 @@ def test_gradient_descent_solves_least_squares(make_mlp, rng):
 
 @pytest.mark.parametrize(
     ("batch_size", "sampling", "updates_per_epoch"),
-    [(None, "shuffle", 1), (1, "shuffle", 10), (3, "shuffle", 4), (10, "shuffle", 1), (3, "uniform", 4),
-     (None, "uniform", 1)],
+    [
+        (None, "shuffle", 1),
+        (1, "shuffle", 10),
+        (3, "shuffle", 4),
+        (10, "shuffle", 1),
+        (3, "uniform", 4),
+        (None, "uniform", 1),
+    ],
 )
 def test_updates_per_epoch(batch_size, sampling, updates_per_epoch, make_mlp, rng):
     """GD: 1 update of N samples; SGD: N of 1; mini-batch: ⌈N/M⌉ of M (the seeds' table)."""
     steps = []
     model = make_mlp([2, 3, 1], seed=0)
-    model.fit(rng.normal(size=(10, 2)), rng.normal(size=10), batch_size=batch_size, sampling=sampling,
-              epochs=3, lr_schedule=lambda k: steps.append(k) or 0.01)
+    model.fit(
+        rng.normal(size=(10, 2)),
+        rng.normal(size=10),
+        batch_size=batch_size,
+        sampling=sampling,
+        epochs=3,
+        lr_schedule=lambda k: steps.append(k) or 0.01,
+    )
     assert steps == list(range(3 * updates_per_epoch))
 
 
@@ -113,8 +125,16 @@ def test_fit_equals_numpy(dtype, rtol, sampling, make_mlp, rng):
 def test_fit_keeps_everything_on_the_model_device(make_mlp, rng):
     """On array_api_strict the device is Device('device1'): a creation without device= fails."""
     model = make_mlp([3, 4, 2], "relu", "softmax", seed=0)
-    model.fit(rng.normal(size=(12, 3)), rng.integers(0, 2, size=12), loss="cross_entropy", batch_size=5,
-              epochs=2, tol=1e-12, sampling="uniform", lr_schedule="invscaling")
+    model.fit(
+        rng.normal(size=(12, 3)),
+        rng.integers(0, 2, size=12),
+        loss="cross_entropy",
+        batch_size=5,
+        epochs=2,
+        tol=1e-12,
+        sampling="uniform",
+        lr_schedule="invscaling",
+    )
     for p in (*model.weights, *model.biases):
         assert p.device == model.device and p.dtype == model.dtype
 
