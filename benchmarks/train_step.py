@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import platform
 import statistics
@@ -81,7 +82,7 @@ def run(backend: str, sizes: list[int], batch: int, steps: int, repeats: int, dt
 
     step = timed(xp, epoch, repeats) / steps
     floor = timed(xp, gemm_floor, repeats) / steps
-    flops = 6 * batch * sum(m * k for m, k in zip(sizes[:-1], sizes[1:]))
+    flops = 6 * batch * sum(m * k for m, k in itertools.pairwise(sizes))
     return {
         "backend": backend,
         "device": str(device),
