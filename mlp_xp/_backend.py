@@ -10,6 +10,7 @@ starts from bit-identical parameters and visits batches in the same order.
 from __future__ import annotations
 
 import importlib
+import operator
 from typing import Any
 
 import array_api_compat
@@ -121,11 +122,13 @@ def to_numpy(a: Any) -> np.ndarray:
 
 def host_rng(seed: Any) -> np.random.Generator:
     """The host random generator that draws initial weights and batch orders."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+    if seed is None or isinstance(seed, np.random.Generator):
+        return np.random.default_rng(seed)
+    if isinstance(seed, bool) or not hasattr(seed, "__index__"):
         raise TypeError(f"seed must be None or a non-negative int, got {seed!r}")
-    return np.random.default_rng(seed)
+    if operator.index(seed) < 0:
+        raise ValueError(f"seed must be None or a non-negative int, got {seed!r}")
+    return np.random.default_rng(operator.index(seed))
 
 
 def quiet_overflow() -> Any:

@@ -63,7 +63,7 @@ def check_activations(
     n_hidden = len(layer_sizes) - 2
     if isinstance(activation, str) or isinstance(activation, Activation):
         hidden = [get_activation(activation)] * n_hidden
-    else:
+    elif isinstance(activation, (list, tuple)):
         names = list(activation)
         if len(names) != n_hidden:
             raise ValueError(
@@ -71,9 +71,14 @@ def check_activations(
                 f"got {len(names)} names: {names!r}"
             )
         hidden = [get_activation(a, f"activation[{i}]") for i, a in enumerate(names)]
+    else:
+        raise TypeError(f"activation must be a name or a list of names, got {activation!r}")
     for i, phi in enumerate(hidden):
         if not phi.elementwise:
-            raise ValueError(f"{phi.name} is for the output layer only, got it for hidden layer {i + 1}")
+            raise ValueError(
+                f"activation {phi.name!r} is for the output layer only (output_activation), "
+                f"got it for hidden layer {i + 1}"
+            )
     output = get_activation(output_activation, "output_activation")
     if not output.elementwise and layer_sizes[-1] < 2:
         raise ValueError(

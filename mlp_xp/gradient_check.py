@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._validation import check_positive_float
 from .costs import get_cost
 from .network import backward, forward, output_error
 
@@ -19,6 +20,7 @@ def gradient_check(model: Any, x: Any, y: Any, loss: str = "mse", eps: float = 1
     of relu, l1, hinge and huber).  The model is left unchanged.
     """
     xp, phis = model.xp, model.phis
+    eps = check_positive_float(eps, "eps")
     cost = get_cost(loss)
     x, y = model._prepare(x, y, cost)
     x, y = xp.astype(x, xp.float64), xp.astype(y, xp.float64)
