@@ -2,6 +2,7 @@
 against the Python Array API standard (NumPy, CuPy, PyTorch, array-api-strict)."""
 
 from . import datasets
+from ._backend import to_numpy
 from .activations import ACTIVATIONS, Activation
 from .costs import COSTS, Cost
 from .gradient_check import gradient_check
@@ -23,4 +24,5 @@ __all__ = [
     "__version__",
     "datasets",
     "gradient_check",
+    "to_numpy",
 ]
