@@ -19,6 +19,7 @@ import pytest
 
 import mlp_xp
 from mlp_xp._backend import get_namespace, to_numpy
+from mlp_xp.costs import COSTS
 
 
 def _available(name: str) -> bool:
@@ -78,3 +79,17 @@ def host(a) -> np.ndarray:
 def parameters(model) -> list[np.ndarray]:
     """The model's weights then biases, as NumPy copies."""
     return [host(p) for p in (*model.weights, *model.biases)]
+
+
+def random_targets(loss: str, rng: np.random.Generator, shape: tuple[int, int], labels: bool = False):
+    """Valid random targets for ``loss``: ±1, {0, 1}, one-hot rows (or integer
+    labels when ``labels``), or real numbers."""
+    kind = COSTS[loss].targets
+    if kind == "sign":
+        return rng.choice([-1.0, 1.0], size=shape)
+    if kind == "probability":
+        return rng.integers(0, 2, size=shape).astype(float)
+    if kind == "distribution":
+        classes = rng.integers(0, shape[1], size=shape[0])
+        return classes if labels else np.eye(shape[1])[classes]
+    return rng.normal(size=shape)

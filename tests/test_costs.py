@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import host
+from conftest import host, random_targets
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -30,19 +30,9 @@ def test_known_values(name, y, yhat, expected, xp, device):
     np.testing.assert_allclose(host(cost.value(xp, y, yhat)), expected, rtol=1e-12)
 
 
-def _targets(name, rng, shape):
-    if COSTS[name].targets == "sign":
-        return rng.choice([-1.0, 1.0], size=shape)
-    if COSTS[name].targets == "probability":
-        return rng.integers(0, 2, size=shape).astype(float)
-    if COSTS[name].targets == "distribution":
-        return np.eye(shape[1])[rng.integers(0, shape[1], size=shape[0])]
-    return rng.normal(size=shape)
-
-
 @pytest.mark.parametrize("name", list(COSTS))
 def test_gradient_matches_finite_differences(name, xp, device, rng):
-    y = _targets(name, rng, (6, 3))
+    y = random_targets(name, rng, (6, 3))
     yhat = rng.uniform(0.1, 0.9, size=(6, 3)) if COSTS[name].targets != "real" else rng.normal(size=(6, 3))
     if COSTS[name].targets == "sign":
         yhat = yhat * 3 - 1.5
@@ -65,7 +55,7 @@ def test_fused_output_error_agrees_with_general_path(name, activation, xp, devic
     """The logit-based 𝓑ᴸ and cost equal Φ'(ζᴸ) ⊙ ∇C and C(ρ, Φ(ζᴸ))."""
     cost, phi = COSTS[name], ACTIVATIONS[activation]
     z = xp.asarray(rng.normal(size=(7, 4)) * 2, dtype=xp.float64, device=device)
-    y = xp.asarray(_targets(name, rng, (7, 4)), dtype=xp.float64, device=device)
+    y = xp.asarray(random_targets(name, rng, (7, 4)), dtype=xp.float64, device=device)
     a = phi.value(xp, z)
     fused_value, fused_delta = output_error(xp, phi, cost, z, a, y)
     np.testing.assert_allclose(host(fused_value), host(cost.value(xp, y, a)), rtol=1e-10)
@@ -96,7 +86,7 @@ def test_costs_are_non_negative_and_zero_at_a_perfect_fit(name, yhat, seed):
     """C ≥ 0 for valid targets; C(y, y) = 0 for the regression costs (NumPy)."""
     import array_api_compat.numpy as xp
 
-    y = _targets(name, np.random.default_rng(seed), (4, 3))
+    y = random_targets(name, np.random.default_rng(seed), (4, 3))
     cost = COSTS[name]
     assert np.all(cost.value(xp, y, yhat) >= 0.0)
     if cost.targets == "real":

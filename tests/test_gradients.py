@@ -4,7 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import host
+from conftest import host, random_targets
 
 import mlp_xp
 from mlp_xp.activations import ACTIVATIONS
@@ -16,17 +16,6 @@ PAIRS = [
     for out, loss in itertools.product(ACTIVATIONS, COSTS)
     if COSTS[loss].output_activation in (None, out)
 ]
-
-
-def targets(loss, rng, n, n_out):
-    kind = COSTS[loss].targets
-    if kind == "sign":
-        return rng.choice([-1.0, 1.0], size=(n, n_out))
-    if kind == "probability":
-        return rng.integers(0, 2, size=(n, n_out)).astype(float)
-    if kind == "distribution":
-        return rng.integers(0, n_out, size=n)
-    return rng.normal(size=(n, n_out))
 
 
 def test_every_valid_pair_is_covered():
@@ -45,7 +34,7 @@ def test_backprop_matches_finite_differences(hidden, output, loss, make_mlp, rng
         b = rng.choice([-1.0, 1.0], size=n) * rng.uniform(0.1, 0.5, size=n)
         model.biases[j] = model.xp.asarray(b, device=model.device)
     x = rng.normal(size=(6, sizes[0]))
-    y = targets(loss, rng, 6, sizes[-1])
+    y = random_targets(loss, rng, (6, sizes[-1]), labels=True)
     assert mlp_xp.gradient_check(model, x, y, loss) <= 1e-6
 
 
