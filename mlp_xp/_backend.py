@@ -69,12 +69,22 @@ def _require_cuda_device(cupy: Any) -> None:
 
 
 def get_device(xp: Any, device: Any = None) -> Any:
-    """The device object of ``xp`` that ``device`` names (default: xp's default)."""
+    """The device object of ``xp`` that ``device`` names (default: xp's default).
+
+    array-api-compat creates CuPy arrays (``zeros``, ``arange``, ...) on the
+    current CUDA device whatever their ``device=``, so a CuPy model must live
+    on the current device: select another GPU with ``cupy.cuda.Device(n)``.
+    """
     try:
-        probe = xp.empty((0,), device=device)
+        found = array_api_compat.device(xp.asarray(0.0, device=device))
     except Exception as exc:
         raise ValueError(f"device={device!r} is not a device of backend {xp.__name__}: {exc}") from exc
-    return array_api_compat.device(probe)
+    if array_api_compat.is_cupy_namespace(xp) and found != array_api_compat.device(xp.empty(0)):
+        raise ValueError(
+            f"device={device!r} is not CuPy's current device; make it current first: "
+            f"with cupy.cuda.Device({device!r}): model = MLP(..., backend='cupy')"
+        )
+    return found
 
 
 def get_dtype(xp: Any, dtype: Any) -> Any:
