@@ -20,6 +20,7 @@ nox.options.sessions = ["lint", "tests"]
 # at a CPU wheel index with PIP_EXTRA_INDEX_URL if yours has one.
 TORCH_REQUIREMENT = os.environ.get("MLP_XP_TORCH_REQUIREMENT", "torch==2.13.0")
 CUPY_REQUIREMENT = os.environ.get("MLP_XP_CUPY_EXTRA", "cuda12")
+BACKENDS = ["numpy", "array_api_strict", "torch", "cupy"]
 
 
 def _has_cuda_gpu() -> bool:
@@ -27,7 +28,7 @@ def _has_cuda_gpu() -> bool:
 
 
 @nox.session
-@nox.parametrize("backend", ["numpy", "array_api_strict", "torch", "cupy"])
+@nox.parametrize("backend", BACKENDS, ids=BACKENDS)
 def tests(session: nox.Session, backend: str) -> None:
     """Run the test suite on one backend."""
     if backend == "cupy" and not _has_cuda_gpu():
