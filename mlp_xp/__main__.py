@@ -16,8 +16,11 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    x_train, x_test, y_train, y_test = digits(seed=args.seed)
-    model = MLP([64, 64, 10], "relu", "softmax", backend=args.backend, seed=args.seed)
+    try:
+        x_train, x_test, y_train, y_test = digits(seed=args.seed)
+        model = MLP([64, 64, 10], "relu", "softmax", backend=args.backend, seed=args.seed)
+    except (ImportError, RuntimeError, ValueError) as exc:
+        parser.error(str(exc))
     print(f"{model}\ntraining on {len(y_train)} digits, testing on {len(y_test)}")
     history = model.fit(
         x_train, y_train, loss="cross_entropy", lr=0.1, batch_size=32, epochs=args.epochs, verbose=True

@@ -1,7 +1,10 @@
 """The README's example and ``python -m mlp_xp`` run and reach their promised accuracy."""
 
 import re
+import sys
 from pathlib import Path
+
+import pytest
 
 from mlp_xp.__main__ import main
 
@@ -18,3 +21,11 @@ def test_readme_example_runs(backend, capsys):
 def test_main_job_trains_on_digits(backend, capsys):
     assert main(["--backend", backend]) >= 0.95
     assert "test accuracy" in capsys.readouterr().out
+
+
+def test_main_job_reports_a_missing_backend_as_a_usage_error(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    with pytest.raises(SystemExit) as stop:
+        main(["--backend", "cupy"])
+    assert stop.value.code == 2
+    assert "pip install 'mlp_xp[cuda12]'" in capsys.readouterr().err

@@ -206,3 +206,20 @@ def test_verbose_prints_one_line_per_epoch(make_mlp, rng, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split()[1] for line in lines] == ["1/3", "2/3", "3/3"]
     assert all(math.isfinite(t) and t >= 0 for t in history.time)
+
+
+def test_an_interrupted_fit_leaves_the_last_complete_epoch(make_mlp, rng):
+    """Ctrl-C in the middle of epoch 2: the model holds the parameters after epoch 1."""
+    x, y = rng.normal(size=(12, 2)), rng.normal(size=12)
+    done, interrupted = make_mlp([2, 4, 1], seed=0), make_mlp([2, 4, 1], seed=0)
+    done.fit(x, y, batch_size=3, epochs=1, seed=1)
+
+    def schedule(k):
+        if k == 6:  # the third of the four updates of epoch 2
+            raise KeyboardInterrupt
+        return 0.1
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.fit(x, y, batch_size=3, epochs=3, seed=1, lr_schedule=schedule)
+    for a, b in zip(parameters(done), parameters(interrupted)):
+        np.testing.assert_array_equal(a, b)
