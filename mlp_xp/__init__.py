@@ -1,28 +1,58 @@
 """mlp_xp: multi-layer perceptrons trained by backpropagation, written once
 against the Python Array API standard (NumPy, CuPy, PyTorch, array-api-strict)."""
 
+from typing import Any
+
 from . import datasets
 from ._backend import to_numpy
-from .activations import ACTIVATIONS, Activation
-from .costs import COSTS, Cost
+from .activations import ACTIVATIONS, Activation, register_activation
+from .costs import COSTS, Cost, register_cost
 from .gradient_check import gradient_check
+from .history import EarlyStopping, History
 from .model import MLP
-from .optimizers import SGD, Optimizer
-from .training import History
+from .optimizers import (
+    OPTIMIZERS,
+    SGD,
+    Adam,
+    LineSearchGD,
+    Optimizer,
+    optimizer_config,
+    optimizer_from_config,
+)
 
 __version__ = "0.1.0"
+
+_ESTIMATORS = ("MLPClassifier", "MLPRegressor")
+
+
+def __getattr__(name: str) -> Any:
+    """The scikit-learn-style estimators, imported on first use: they need scikit-learn."""
+    if name in _ESTIMATORS:
+        from . import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'mlp_xp' has no attribute {name!r}")
+
 
 __all__ = [
     "ACTIVATIONS",
     "COSTS",
     "MLP",
+    "OPTIMIZERS",
     "SGD",
     "Activation",
+    "Adam",
     "Cost",
+    "EarlyStopping",
     "History",
+    "LineSearchGD",
     "Optimizer",
     "__version__",
     "datasets",
     "gradient_check",
+    "optimizer_config",
+    "optimizer_from_config",
+    "register_activation",
+    "register_cost",
     "to_numpy",
 ]

@@ -56,6 +56,11 @@ def get_namespace(backend: Any) -> Any:
         ) from exc
 
 
+def namespace_of(*arrays: Any) -> Any:
+    """The Array API namespace of ``arrays`` (array-api-compat's wrapper for NumPy, CuPy, torch)."""
+    return array_api_compat.array_namespace(*arrays)
+
+
 def _require_cuda_device(cupy: Any) -> None:
     try:
         count = cupy.cuda.runtime.getDeviceCount()
@@ -145,3 +150,21 @@ def quiet_overflow() -> Any:
     """A context in which NumPy-based backends do not warn on overflow or NaN:
     training detects non-finite values itself, once per epoch, and says so."""
     return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
+
+def backend_name(xp: Any) -> str | Any:
+    """The name in ``BACKENDS`` of a namespace, or the namespace itself if it has none."""
+    for name, is_namespace in (
+        ("numpy", array_api_compat.is_numpy_namespace),
+        ("cupy", array_api_compat.is_cupy_namespace),
+        ("torch", array_api_compat.is_torch_namespace),
+        ("array_api_strict", array_api_compat.is_array_api_strict_namespace),
+    ):
+        if is_namespace(xp):
+            return name
+    return xp
+
+
+def host_floats(xp: Any, values: list[Any]) -> list[float]:
+    """0-d device arrays as Python floats, in one device→host transfer."""
+    return [float(v) for v in to_numpy(xp.stack(values))]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._backend import to_namespace
-from .activations import Activation, get_activation
+from .activations import INITS, Activation, get_activation
 from .costs import Cost
 
 
@@ -29,14 +29,37 @@ def check_int(value: Any, name: str, minimum: int = 1) -> int:
     return value
 
 
-def check_positive_float(value: Any, name: str) -> float:
-    """``value`` as a finite float > 0."""
+def check_positive_float(value: Any, name: str, *, allow_zero: bool = False) -> float:
+    """``value`` as a finite float > 0 (≥ 0 with ``allow_zero``)."""
+    kind = "non-negative" if allow_zero else "positive"
     if isinstance(value, bool) or (not isinstance(value, (int, float)) and not hasattr(value, "__float__")):
-        raise TypeError(f"{name} must be a positive number, got {value!r}")
+        raise TypeError(f"{name} must be a {kind} number, got {value!r}")
     number = float(value)
-    if not 0.0 < number < float("inf"):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    if not (0.0 <= number if allow_zero else 0.0 < number) or number == float("inf") or number != number:
+        raise ValueError(f"{name} must be a {kind} finite number, got {value!r}")
     return number
+
+
+def check_init(init: Any) -> Any:
+    """``None``, one of ``INITS`` or a callable ``(rng, fan_in, fan_out) -> array``."""
+    if init is None or callable(init) or init in INITS:
+        return init
+    raise ValueError(
+        f"init must be None, one of {', '.join(map(repr, INITS))} or a callable "
+        f"(rng, fan_in, fan_out) -> array, got {init!r}"
+    )
+
+
+def check_callbacks(callbacks: Any) -> tuple[Any, ...]:
+    """A tuple of callables ``(model, history) -> stop?``."""
+    callbacks = (callbacks,) if callable(callbacks) else callbacks
+    if isinstance(callbacks, (str, bytes)) or not hasattr(callbacks, "__iter__"):
+        raise TypeError(f"callbacks must be a callable or a sequence of callables, got {callbacks!r}")
+    callbacks = tuple(callbacks)
+    for i, callback in enumerate(callbacks):
+        if not callable(callback):
+            raise TypeError(f"callbacks[{i}] must be a callable (model, history) -> bool, got {callback!r}")
+    return callbacks
 
 
 def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
@@ -121,59 +144,77 @@ def as_features(xp: Any, data: Any, n_features: int, dtype: Any, device: Any, na
 
 
 def as_targets(
-    xp: Any, data: Any, n_outputs: int, n_samples: int, cost: Cost, dtype: Any, device: Any
+    xp: Any,
+    data: Any,
+    n_outputs: int,
+    n_samples: int,
+    cost: Cost,
+    dtype: Any,
+    device: Any,
+    name: str = "y",
 ) -> Any:
     """``data`` as an (N, n_outputs) target array valid for ``cost``.
 
     Integer class labels, shape (N,), are range-checked and then one-hot
     encoded for ``cross_entropy``; a 1-D target is a column when n_outputs = 1.
     """
-    y = to_namespace(data, xp, device, "y")
+    y = to_namespace(data, xp, device, name)
     if y.ndim == 0 or y.ndim > 2:
-        raise ValueError(f"y must be 1-D or 2-D, got shape {tuple(y.shape)}")
+        raise ValueError(f"{name} must be 1-D or 2-D, got shape {tuple(y.shape)}")
     if y.shape[0] != n_samples:
-        raise ValueError(f"y has {y.shape[0]} samples, but x has {n_samples}")
+        raise ValueError(f"{name} has {y.shape[0]} samples, but x has {n_samples}")
     if cost.targets == "distribution" and y.ndim == 1:
-        return _one_hot(xp, y, n_outputs, dtype, device)
+        return _one_hot(xp, y, n_outputs, dtype, device, name)
     if y.ndim == 1:
         if n_outputs != 1:
             raise ValueError(
-                f"y is 1-D, which fits a model with one output, but the model has {n_outputs} outputs"
+                f"{name} is 1-D, which fits a model with one output, but the model has {n_outputs} outputs"
             )
         y = xp.reshape(y, (n_samples, 1))
     if y.shape[1] != n_outputs:
-        raise ValueError(f"y has {y.shape[1]} outputs, but the model has {n_outputs} (layer_sizes[-1])")
+        raise ValueError(f"{name} has {y.shape[1]} outputs, but the model has {n_outputs} (layer_sizes[-1])")
     y = xp.astype(y, dtype)
-    _check_finite(xp, y, "y")
-    _check_target_values(xp, y, cost)
+    _check_finite(xp, y, name)
+    _check_target_values(xp, y, cost, name)
     return y
 
 
-def _one_hot(xp: Any, labels: Any, n_classes: int, dtype: Any, device: Any) -> Any:
+def _one_hot(xp: Any, labels: Any, n_classes: int, dtype: Any, device: Any, name: str) -> Any:
     if not xp.isdtype(labels.dtype, "integral"):
         raise TypeError(
-            "y for loss='cross_entropy' must be integer class labels of shape (N,) or one-hot "
+            f"{name} for loss='cross_entropy' must be integer class labels of shape (N,) or one-hot "
             f"rows of shape (N, {n_classes}), got dtype {labels.dtype} of shape {tuple(labels.shape)}"
         )
     # Checked before any indexing: CuPy wraps out-of-range indices silently.
     if not bool(xp.all((labels >= 0) & (labels < n_classes))):
         raise ValueError(
-            f"y holds class labels outside 0..{n_classes - 1}: "
+            f"{name} holds class labels outside 0..{n_classes - 1}: "
             f"min {int(xp.min(labels))}, max {int(xp.max(labels))}"
         )
     classes = xp.arange(n_classes, device=device)
     return xp.astype(xp.expand_dims(labels, axis=1) == classes, dtype)
 
 
-def _check_target_values(xp: Any, y: Any, cost: Cost) -> None:
+def _check_target_values(xp: Any, y: Any, cost: Cost, name: str) -> None:
     if cost.targets == "sign" and not bool(xp.all((y == 1.0) | (y == -1.0))):
-        raise ValueError(f"y for loss={cost.name!r} must hold only -1 and +1")
+        raise ValueError(f"{name} for loss={cost.name!r} must hold only -1 and +1")
     if cost.targets in ("probability", "distribution") and not bool(xp.all((y >= 0.0) & (y <= 1.0))):
-        raise ValueError(f"y for loss={cost.name!r} must lie in [0, 1]")
+        raise ValueError(f"{name} for loss={cost.name!r} must lie in [0, 1]")
     if cost.targets == "distribution":
         tolerance = 1e-3 if y.dtype == xp.float32 else 1e-8
         if not bool(xp.all(xp.abs(xp.sum(y, axis=1) - 1.0) <= tolerance)):
             raise ValueError(
-                f"y for loss={cost.name!r} must be one-hot rows (or rows summing to 1) "
+                f"{name} for loss={cost.name!r} must be one-hot rows (or rows summing to 1) "
                 "or integer class labels of shape (N,)"
             )
+
+
+def as_sample_weight(xp: Any, data: Any, n_samples: int, dtype: Any, device: Any) -> Any:
+    """``data`` as a finite, non-negative (N,) array with a positive sum."""
+    w = xp.astype(to_namespace(data, xp, device, "sample_weight"), dtype)
+    if w.ndim != 1 or w.shape[0] != n_samples:
+        raise ValueError(f"sample_weight must have shape ({n_samples},), got {tuple(w.shape)}")
+    _check_finite(xp, w, "sample_weight")
+    if not bool(xp.all(w >= 0.0)) or not bool(xp.sum(w) > 0.0):
+        raise ValueError("sample_weight must be non-negative with a positive sum")
+    return w

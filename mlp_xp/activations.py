@@ -20,9 +20,10 @@ LEAKY_SLOPE = 0.01
 class Activation:
     """An activation: ``value(xp, z)``, ``vjp(xp, z, a, g)`` and its weight init.
 
-    ``init`` is ``"glorot"`` (sigmoid, tanh, identity, softmax) or ``"he"``
-    (the ReLU family), the initialisation of the layer that this activation
-    follows.  ``elementwise`` is False only for softmax (output layer only).
+    ``init`` is ``"glorot"`` (sigmoid, tanh, identity, softmax), ``"he"``
+    (the ReLU family) or ``"lecun"``: the initialisation of the layer that this
+    activation follows, unless ``MLP(init=...)`` chooses another.
+    ``elementwise`` is False only for softmax (output layer only).
     """
 
     name: str
@@ -76,6 +77,55 @@ ACTIVATIONS: dict[str, Activation] = {
         ),
     )
 }
+
+
+INITS = ("glorot", "he", "lecun")
+
+
+def register_activation(
+    name: str,
+    value: Callable[[Any, Any], Any],
+    derivative: Callable[[Any, Any, Any], Any] | None = None,
+    *,
+    vjp: Callable[[Any, Any, Any, Any], Any] | None = None,
+    init: str = "glorot",
+) -> Activation:
+    """Add a hidden-layer activation Φ, written with the namespace ``xp``, to ``ACTIVATIONS``.
+
+    Parameters
+    ----------
+    name : str
+        The name that ``MLP(..., activation=name)`` then accepts.
+    value : callable ``(xp, z) -> Φ(z)``
+    derivative : callable ``(xp, z, a) -> Φ'(z)``, elementwise, given ζ and α = Φ(ζ)
+    vjp : callable ``(xp, z, a, g) -> Φ'(z) ⊙ g``; give this or ``derivative``
+    init : {"glorot", "he", "lecun"}
+        The initialisation of the layers it follows.
+
+    Notes
+    -----
+    Backpropagation needs only 𝓑ʲ = Φ'(ζʲ) ⊙ (Ωʲ⁺¹ 𝓑ʲ⁺¹) (seed 003): with a
+    ``derivative`` the vjp is ``derivative(xp, z, a) * g``.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty str, got {name!r}")
+    if name in ACTIVATIONS:
+        raise ValueError(f"an activation named {name!r} exists already")
+    if not callable(value):
+        raise TypeError(f"value must be a callable (xp, z) -> Φ(z), got {value!r}")
+    if (derivative is None) == (vjp is None):
+        raise TypeError("give exactly one of derivative=(xp, z, a) -> Φ'(z) or vjp=(xp, z, a, g) -> Φ'(z)⊙g")
+    if not callable(derivative if vjp is None else vjp):
+        raise TypeError(f"derivative/vjp must be callable, got {derivative if vjp is None else vjp!r}")
+    if init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(map(repr, INITS))}, got {init!r}")
+    if vjp is None:
+
+        def vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
+            return derivative(xp, z, a) * g
+
+    ACTIVATIONS[name] = Activation(name, value, vjp, init=init)
+    return ACTIVATIONS[name]
 
 
 def get_activation(name: Any, argument: str = "activation") -> Activation:

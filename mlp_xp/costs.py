@@ -115,6 +115,44 @@ COSTS: dict[str, Cost] = {
 }
 
 
+TARGETS = ("real", "sign", "probability", "distribution")
+
+
+def register_cost(
+    name: str,
+    value: Callable[[Any, Any, Any], Any],
+    grad: Callable[[Any, Any, Any], Any],
+    *,
+    targets: str = "real",
+) -> Cost:
+    """Add a cost C(y, ŷ), written with the namespace ``xp``, to ``COSTS``.
+
+    Parameters
+    ----------
+    name : str
+        The name that ``fit(..., loss=name)`` then accepts.
+    value : callable ``(xp, y, yhat) -> C``, shape (N,): summed over the outputs of each sample
+    grad : callable ``(xp, y, yhat) -> ∂C/∂ŷ``, shaped like ``yhat``
+    targets : {"real", "sign", "probability", "distribution"}
+        What ``y`` must hold (checked by ``fit``).
+
+    Notes
+    -----
+    Backpropagation starts from 𝓑ᴸ = Φ'(ζᴸ) ⊙ ∇C (seed 003): ``grad`` is ∇C.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty str, got {name!r}")
+    if name in COSTS:
+        raise ValueError(f"a cost named {name!r} exists already")
+    for argument, function in (("value", value), ("grad", grad)):
+        if not callable(function):
+            raise TypeError(f"{argument} must be a callable (xp, y, yhat), got {function!r}")
+    if targets not in TARGETS:
+        raise ValueError(f"targets must be one of {', '.join(map(repr, TARGETS))}, got {targets!r}")
+    COSTS[name] = Cost(name, value, grad, targets=targets)
+    return COSTS[name]
+
+
 def get_cost(name: Any) -> Cost:
     """The cost called ``name``; ``ValueError`` naming ``loss`` if unknown."""
     if isinstance(name, Cost):

@@ -6,11 +6,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import _validation as check
-from ._backend import dtype_name, get_device, get_dtype, get_namespace, host_rng
+from ._backend import backend_name, dtype_name, get_device, get_dtype, get_namespace, host_rng
+from .activations import get_activation
 from .costs import get_cost
+from .history import EarlyStopping, History
 from .network import backward, forward, init_parameters
-from .optimizers import get_optimizer, get_schedule
-from .training import FitConfig, History, train
+from .optimizers import get_optimizer
+from .schedules import get_schedule
+from .training import FitConfig, TrainingData, train
 
 SAMPLINGS = ("shuffle", "uniform")
 ON_DIVERGENCE = ("raise", "warn")
@@ -34,6 +37,10 @@ class MLP:
     seed : int, optional
         Seeds the host generator that draws the initial weights (and, unless
         ``fit`` gets its own seed, the batch orders).
+    init : {None, "glorot", "he", "lecun"} or callable
+        None: Glorot for sigmoid-like and identity layers, He for the ReLU
+        family; a name: that rule for every layer; a callable
+        ``init(rng, fan_in, fan_out)`` returning a host array (fan_in, fan_out).
 
     Attributes
     ----------
@@ -43,6 +50,11 @@ class MLP:
         ``biases[j-1]`` is βʲ, shape (n_j,).
     xp, device, dtype
         The Array API namespace, device and dtype of the parameters.
+    rng : numpy.random.Generator
+        The host generator of the initial weights and of the batch orders.
+    optimizer, optimizer_state, n_updates, history
+        The last ``fit``'s optimizer, its state, the number of updates made
+        with it, and its History (None before the first ``fit``).
     """
 
     def __init__(
@@ -55,16 +67,30 @@ class MLP:
         device: Any = None,
         dtype: Any = "float32",
         seed: int | None = None,
+        init: Any = None,
     ) -> None:
         self.layer_sizes = check.check_layer_sizes(layer_sizes)
         self.phis = check.check_activations(activation, output_activation, self.layer_sizes)
         self.xp = get_namespace(backend)
         self.device = get_device(self.xp, device)
         self.dtype = get_dtype(self.xp, dtype)
-        self._rng = host_rng(seed)
+        self.init = check.check_init(init)
+        self.rng = host_rng(seed)
         self.weights, self.biases = init_parameters(
-            self.xp, self.layer_sizes, self.phis, self._rng, self.dtype, self.device
+            self.xp, self.layer_sizes, self.phis, self.rng, self.dtype, self.device, self.init
         )
+        self.optimizer: Any = None
+        self.optimizer_state: Any = None
+        self.n_updates = 0
+        self.history: History | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle support: the namespace and activations travel by name."""
+        return {**self.__dict__, "xp": backend_name(self.xp), "phis": [phi.name for phi in self.phis]}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        phis = [get_activation(name) for name in state["phis"]]
+        self.__dict__.update(state, xp=get_namespace(state["xp"]), phis=phis)
 
     def __repr__(self) -> str:
         hidden = [phi.name for phi in self.phis[:-1]]
@@ -108,6 +134,13 @@ class MLP:
         tol: float | None = None,
         verbose: bool = False,
         on_divergence: str = "raise",
+        alpha: float = 0.0,
+        clip_norm: float | None = None,
+        sample_weight: Any = None,
+        validation_data: tuple[Any, Any] | None = None,
+        callbacks: Any = (),
+        early_stopping: EarlyStopping | None = None,
+        resume: bool = False,
     ) -> History:
         """Train by gradient descent (``batch_size=None``), SGD (1) or mini-batch SGD.
 
@@ -129,8 +162,9 @@ class MLP:
             Seeds the batch order; default: the model's own generator.
         sampling : {"shuffle", "uniform"}
             A permutation per epoch, or indices drawn uniformly with replacement.
-        lr_schedule : {"constant", "robbins_monro", "invscaling"} or callable
-            η_k = η, η/(k+1) (seed 004), η/(k+1)^power_t, or ``k -> η_k``.
+        lr_schedule : {"constant", "robbins_monro", "invscaling", "adaptive"} or callable
+            η_k = η, η/(k+1) (seed 004), η/(k+1)^power_t, η divided by 5 when
+            the training loss stalls for two epochs, or ``k -> η_k``.
         tol : float, optional
             Stop once the full-batch gradient norm ‖∇𝓔‖ ≤ tol (seed 004).
         verbose : bool
@@ -138,6 +172,23 @@ class MLP:
         on_divergence : {"raise", "warn"}
             On a NaN/infinite loss or parameter: raise ``FloatingPointError``
             or warn; either way the model keeps its last finite epoch.
+        alpha : float
+            L2 penalty, as scikit-learn: the batch objective is
+            𝓔 + (α / (2 Σw)) Σⱼ ‖Ωʲ‖² (Σw: the batch size, or its total weight).
+        clip_norm : float, optional
+            Rescale each batch gradient to a global norm of at most ``clip_norm``.
+        sample_weight : array-like, shape (N,), optional
+            Non-negative weights: the batch cost becomes Σ wᵢCᵢ / Σ wᵢ.
+        validation_data : (x_val, y_val), optional
+            Measured after every epoch: ``History.val_loss`` and ``val_score``
+            (accuracy, or R² for real-valued costs).
+        callbacks : callable or sequence of callables
+            ``callback(model, history)`` after every epoch; a true result stops.
+        early_stopping : EarlyStopping, optional
+            Stop when the monitored value stalls; optionally restore the best epoch.
+        resume : bool
+            Continue the last fit's optimizer, its state and update count (the
+            schedule goes on from there) instead of starting a fresh optimizer.
 
         Returns
         -------
@@ -156,11 +207,85 @@ class MLP:
             tol=None if tol is None else check.check_positive_float(tol, "tol"),
             verbose=bool(verbose),
             on_divergence=check.check_choice(on_divergence, "on_divergence", ON_DIVERGENCE),
+            alpha=check.check_positive_float(alpha, "alpha", allow_zero=True),
+            clip_norm=None if clip_norm is None else check.check_positive_float(clip_norm, "clip_norm"),
+            callbacks=check.check_callbacks(callbacks),
+            early_stopping=self._check_early_stopping(early_stopping, validation_data),
         )
-        optimizer = get_optimizer(optimizer)
-        rng = self._rng if seed is None else host_rng(seed)
+        resuming = resume and self.optimizer is not None
+        optimizer = self._resumed_optimizer(optimizer) if resuming else get_optimizer(optimizer)
+        rng = self.rng if seed is None else host_rng(seed)
+        data = self._training_data(x, y, cost, sample_weight, validation_data)
+        if not resuming:
+            self.optimizer = optimizer
+            self.optimizer_state = optimizer.init([*self.weights, *self.biases])
+            self.n_updates = 0
+        self.history = train(self, data, cost, config, rng)
+        return self.history
+
+    def save(self, path: Any) -> Any:
+        """Write the model (and its optimizer state) to ``path``; see ``mlp_xp.load``."""
+        from .persistence import save
+
+        return save(self, path)
+
+    def to(self, backend: Any, device: Any = None) -> MLP:
+        """A copy of this model on another backend or device, with identical parameters."""
+        from .persistence import to
+
+        return to(self, backend, device)
+
+    def _resumed_optimizer(self, optimizer: Any) -> Any:
+        """The last fit's optimizer, which ``resume=True`` continues."""
+        same = optimizer is self.optimizer or optimizer == self.optimizer
+        if isinstance(optimizer, str):
+            same = optimizer == getattr(self.optimizer, "name", None)
+        if not same:
+            raise ValueError(
+                f"resume=True continues the last fit's optimizer {self.optimizer!r}, "
+                f"but optimizer={optimizer!r} was given; pass the same one, or resume=False"
+            )
+        return self.optimizer
+
+    @staticmethod
+    def _check_early_stopping(early_stopping: Any, validation_data: Any) -> EarlyStopping | None:
+        if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
+            raise TypeError(f"early_stopping must be None or an EarlyStopping, got {early_stopping!r}")
+        if early_stopping is not None and early_stopping.monitor != "loss" and validation_data is None:
+            raise ValueError(
+                f"early_stopping monitors {early_stopping.monitor!r}, which needs validation_data=(x, y)"
+            )
+        return early_stopping
+
+    def _training_data(
+        self, x: Any, y: Any, cost: Any, sample_weight: Any, validation_data: Any
+    ) -> TrainingData:
+        """The fit's arrays, validated and moved to the model's device: once per fit."""
         x, y = self._prepare(x, y, cost)
-        return train(self, x, y, cost, optimizer, config, rng)
+        if sample_weight is not None:
+            sample_weight = check.as_sample_weight(
+                self.xp, sample_weight, x.shape[0], self.dtype, self.device
+            )
+        if validation_data is None:
+            return TrainingData(x, y, sample_weight)
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError(
+                f"validation_data must be a pair (x_val, y_val), got {type(validation_data).__name__}"
+            )
+        x_val = check.as_features(
+            self.xp, validation_data[0], self.layer_sizes[0], self.dtype, self.device, "validation_data[0]"
+        )
+        y_val = check.as_targets(
+            self.xp,
+            validation_data[1],
+            self.layer_sizes[-1],
+            x_val.shape[0],
+            cost,
+            self.dtype,
+            self.device,
+            "validation_data[1]",
+        )
+        return TrainingData(x, y, sample_weight, x_val, y_val)
 
     def _prepare(self, x: Any, y: Any, cost: Any) -> tuple[Any, Any]:
         """(x, y) validated and moved to the model's device: once per call."""

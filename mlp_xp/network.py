@@ -17,8 +17,9 @@ seed 003                       code                                    shape
 𝓔(S, θ) = (1/N) Σ C            mean of the per-sample costs            ()
 =============================  ======================================  ==========
 
-The 1/N of the batch mean is applied once, to 𝓑ᴸ; it then flows through every
-𝓑ʲ, ∇Ωʲ and ∇βʲ by linearity.
+The 1/N of the batch mean (or the weights wᵢ/Σw of a weighted mean) is
+applied once, to 𝓑ᴸ; it then flows through every 𝓑ʲ, ∇Ωʲ and ∇βʲ by
+linearity.
 """
 
 from __future__ import annotations
@@ -31,19 +32,37 @@ from .costs import Cost
 
 
 def init_parameters(
-    xp: Any, layer_sizes: Sequence[int], phis: Sequence[Activation], rng: Any, dtype: Any, device: Any
+    xp: Any,
+    layer_sizes: Sequence[int],
+    phis: Sequence[Activation],
+    rng: Any,
+    dtype: Any,
+    device: Any,
+    init: Any = None,
 ) -> tuple[list[Any], list[Any]]:
     """Weights drawn on the host by ``rng`` (a NumPy Generator), moved once.
 
-    Glorot uniform, U(±√(6/(n_{j−1}+n_j))), for layers followed by a
-    sigmoid-like or identity activation; He normal, N(0, 2/n_{j−1}), for the
-    ReLU family.  Biases start at zero.  Drawing on the host makes every
+    ``init=None`` picks per layer from the activation that follows it: Glorot
+    uniform, U(±√(6/(n_{j−1}+n_j))), for sigmoid-like and identity layers, He
+    normal, N(0, 2/n_{j−1}), for the ReLU family; ``"glorot"``, ``"he"`` or
+    ``"lecun"`` (N(0, 1/n_{j−1})) applies one rule to all; a callable
+    ``init(rng, fan_in, fan_out)`` returns a host array of shape
+    (fan_in, fan_out).  Biases start at zero.  Drawing on the host makes every
     backend start from bit-identical parameters for one seed.
     """
     weights, biases = [], []
     for fan_in, fan_out, phi in zip(layer_sizes[:-1], layer_sizes[1:], phis):
-        if phi.init == "he":
+        if callable(init):
+            host = init(rng, fan_in, fan_out)
+            if tuple(getattr(host, "shape", ())) != (fan_in, fan_out):
+                raise ValueError(
+                    f"init({fan_in}, {fan_out}) must return an array of shape ({fan_in}, {fan_out}), "
+                    f"got {getattr(host, 'shape', type(host).__name__)}"
+                )
+        elif (init or phi.init) == "he":
             host = rng.normal(0.0, (2.0 / fan_in) ** 0.5, size=(fan_in, fan_out))
+        elif (init or phi.init) == "lecun":
+            host = rng.normal(0.0, (1.0 / fan_in) ** 0.5, size=(fan_in, fan_out))
         else:
             limit = (6.0 / (fan_in + fan_out)) ** 0.5
             host = rng.uniform(-limit, limit, size=(fan_in, fan_out))
@@ -89,12 +108,13 @@ def backward(
     activations: Sequence[Any],
     y: Any,
     cost: Cost,
+    sample_weight: Any = None,
 ) -> tuple[Any, list[Any], list[Any]]:
     """Backpropagation and gradient computation (seed 003, Algorithms 1 and 4).
 
     Returns the per-sample costs, shape (N,), and the gradients of the batch
-    cost 𝓔 = mean of C: ``dW[j]``, ``db[j]`` shaped like ``weights[j]``,
-    ``biases[j]``.
+    cost 𝓔 = mean of C (or Σ wᵢCᵢ / Σ wᵢ with a ``sample_weight`` of shape
+    (N,)): ``dW[j]``, ``db[j]`` shaped like ``weights[j]``, ``biases[j]``.
 
     Notes
     -----
@@ -102,7 +122,11 @@ def backward(
     """
     n_layers = len(weights)
     losses, delta = output_error(xp, phis[-1], cost, zs[-1], activations[-1], y)
-    delta = delta / y.shape[0]
+    if sample_weight is None:
+        delta = delta / y.shape[0]
+    else:
+        total = xp.sum(sample_weight)
+        delta = delta * xp.reshape(sample_weight / xp.where(total > 0.0, total, 1.0), (-1, 1))
     dW, db = [None] * n_layers, [None] * n_layers
     for j in reversed(range(n_layers)):
         dW[j] = activations[j].T @ delta

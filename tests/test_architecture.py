@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 import mlp_xp
+from mlp_xp import training
 
 PACKAGE = Path(mlp_xp.__file__).parent
 # The edge: the only modules that may know array libraries by name.
@@ -26,9 +27,11 @@ def test_math_imports_no_array_library(module):
 
 
 def test_fit_reads_the_device_once_per_epoch(monkeypatch, rng):
-    """Counted on array_api_strict: every host read of an array (float, bool, int) goes
-    through these methods. The data checks read a few booleans once per fit; the
-    loop itself reads one float per epoch, whatever the number of batches."""
+    """Counted on array_api_strict: every scalar read of an array (float, bool, int)
+    goes through these methods, and the loop's one transfer per epoch through
+    ``host_floats``. The data checks read a few booleans once per fit; the loop
+    itself makes one transfer per epoch, whatever the number of batches, even
+    with validation data and an L2 penalty."""
     xs = pytest.importorskip("array_api_strict")
     reads = []
     array_type = type(xs.asarray(0.0))
@@ -37,11 +40,20 @@ def test_fit_reads_the_device_once_per_epoch(monkeypatch, rng):
         monkeypatch.setattr(
             array_type, method, lambda self, _f=original, _m=method: reads.append(_m) or _f(self)
         )
+    transfers = []
+    monkeypatch.setattr(
+        training,
+        "host_floats",
+        lambda xp, values, _f=training.host_floats: transfers.append(1) or _f(xp, values),
+    )
     x, y = rng.normal(size=(64, 3)), rng.integers(0, 2, size=64)
     model = mlp_xp.MLP([3, 4, 2], "relu", "softmax", backend="array_api_strict", seed=0)
-    model.fit(x, y, loss="cross_entropy", batch_size=4, epochs=1)
-    one_epoch = len(reads)
+    options = dict(loss="cross_entropy", batch_size=4, alpha=1e-3, validation_data=(x[:8], y[:8]))
+    model.fit(x, y, epochs=1, **options)
+    checks = len(reads)
     reads.clear()
-    model.fit(x, y, loss="cross_entropy", batch_size=4, epochs=6)
-    assert len(reads) == one_epoch + 5
-    assert reads.count("__float__") == 6
+    transfers.clear()
+    history = model.fit(x, y, epochs=6, **options)
+    assert len(transfers) == 6 == history.n_epochs
+    assert len(reads) == checks
+    assert "__float__" not in reads

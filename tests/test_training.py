@@ -8,7 +8,7 @@ from conftest import host, parameters
 
 import mlp_xp
 from mlp_xp import datasets
-from mlp_xp.optimizers import get_schedule
+from mlp_xp.schedules import get_schedule
 
 
 def accuracy(model, x, labels):
