@@ -5,13 +5,27 @@ An optimizer is a small object with explicit state (the optax pattern):
 state, lr)``, where ``params`` and ``grads`` are lists of arrays
 (``weights + biases``).  Gradient descent, SGD and mini-batch SGD are the same
 update fed batches of N, 1 or M samples (seeds 002–004); a new optimizer only
-needs these two methods.
+needs these two methods.  An optimizer whose class sets ``needs_objective =
+True`` (the line search) is called ``step(params, grads, state, lr,
+value=𝓔(θ), objective=θ ↦ 𝓔(θ))`` on the batch objective.
+
+Updates are functional (new arrays, no in-place writes), so they run on every
+Array API library; state is ``None`` or a dict of lists of arrays, ints and
+floats.  The built-ins are frozen dataclasses of their hyper-parameters,
+registered by name in ``OPTIMIZERS``; ``optimizer_config`` and
+``optimizer_from_config`` turn them into JSON-able dicts and back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+import math
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Protocol
+
+from ._backend import namespace_of
+from ._validation import check_int
 
 
 class Optimizer(Protocol):
@@ -24,22 +38,178 @@ class Optimizer(Protocol):
     ) -> tuple[list[Any], Any]: ...
 
 
+@dataclass(frozen=True)
 class SGD:
-    """Plain (stochastic) gradient descent: θ ← θ − η ∇𝓔(S, θ)."""
+    """Stochastic gradient descent, with optional (Nesterov) momentum.
 
-    def init(self, params: Sequence[Any]) -> None:
-        return None
+    Parameters
+    ----------
+    momentum : float in [0, 1)
+        μ; 0 is plain gradient descent.
+    nesterov : bool
+        Nesterov's momentum; needs ``momentum > 0`` (with μ = 0 it would be
+        plain SGD under another name, so it is refused rather than ignored).
+
+    Notes
+    -----
+    With g = ∇𝓔(S, θ) the batch gradient and η the learning rate of the update:
+
+    - μ = 0: θ ← θ − η g (seeds 002–004); state ``None``.
+    - μ > 0 (scikit-learn's ``SGDOptimizer``): v ← μ v − η g, then θ ← θ + v,
+      or with Nesterov θ ← θ + (μ v − η g) (the new v).  State
+      ``{"velocity": [v per parameter]}``, v = 0 at ``init``.
+    """
+
+    momentum: float = 0.0
+    nesterov: bool = False
+    name: ClassVar[str] = "sgd"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "momentum", _check_real(self.momentum, "momentum", 0.0, 1.0))
+        if not isinstance(self.nesterov, bool):
+            raise TypeError(f"nesterov must be True or False, got {self.nesterov!r}")
+        if self.nesterov and self.momentum == 0.0:
+            raise ValueError("nesterov=True needs momentum > 0, got momentum=0.0")
+
+    def init(self, params: Sequence[Any]) -> dict[str, list[Any]] | None:
+        if self.momentum == 0.0:
+            return None
+        xp = namespace_of(params[0])
+        return {"velocity": [xp.zeros_like(p) for p in params]}
 
     def step(
-        self, params: Sequence[Any], grads: Sequence[Any], state: None, lr: float
-    ) -> tuple[list[Any], None]:
-        return [p - lr * g for p, g in zip(params, grads)], state
+        self, params: Sequence[Any], grads: Sequence[Any], state: Any, lr: float
+    ) -> tuple[list[Any], Any]:
+        if self.momentum == 0.0:
+            return [p - lr * g for p, g in zip(params, grads)], state
+        mu = self.momentum
+        velocity = [mu * v - lr * g for v, g in zip(state["velocity"], grads)]
+        if self.nesterov:
+            params = [p + (mu * v - lr * g) for p, v, g in zip(params, velocity, grads)]
+        else:
+            params = [p + v for p, v in zip(params, velocity)]
+        return params, {"velocity": velocity}
 
-    def __repr__(self) -> str:
-        return "SGD()"
+
+@dataclass(frozen=True)
+class Adam:
+    """Adam (Kingma & Ba), as scikit-learn's ``AdamOptimizer``.
+
+    Parameters
+    ----------
+    beta1, beta2 : float in [0, 1)
+        Decay rates of the first and second moment estimates.
+    eps : float > 0
+        Added to √v for numerical stability.
+
+    Notes
+    -----
+    Update t = 1, 2, ... with gradient g and learning rate η:
+    m ← β₁ m + (1 − β₁) g,  v ← β₂ v + (1 − β₂) g²,
+    η_t = η √(1 − β₂ᵗ) / (1 − β₁ᵗ) (the bias correction, on the host),
+    θ ← θ − η_t m / (√v + ε).
+    State ``{"m": [...], "v": [...], "t": int}``: m = v = 0 and t = 0 at
+    ``init``; t is a host int, so the update reads nothing from the device.
+    """
+
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    name: ClassVar[str] = "adam"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "beta1", _check_real(self.beta1, "beta1", 0.0, 1.0))
+        object.__setattr__(self, "beta2", _check_real(self.beta2, "beta2", 0.0, 1.0))
+        object.__setattr__(self, "eps", _check_real(self.eps, "eps", 0.0, math.inf, low_open=True))
+
+    def init(self, params: Sequence[Any]) -> dict[str, Any]:
+        xp = namespace_of(params[0])
+        return {"m": [xp.zeros_like(p) for p in params], "v": [xp.zeros_like(p) for p in params], "t": 0}
+
+    def step(
+        self, params: Sequence[Any], grads: Sequence[Any], state: dict[str, Any], lr: float
+    ) -> tuple[list[Any], dict[str, Any]]:
+        xp = namespace_of(params[0])
+        b1, b2, t = self.beta1, self.beta2, state["t"] + 1
+        m = [b1 * m + (1 - b1) * g for m, g in zip(state["m"], grads)]
+        v = [b2 * v + (1 - b2) * (g * g) for v, g in zip(state["v"], grads)]
+        lr_t = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+        params = [p - lr_t * mi / (xp.sqrt(vi) + self.eps) for p, mi, vi in zip(params, m, v)]
+        return params, {"m": m, "v": v, "t": t}
 
 
-OPTIMIZERS: dict[str, Callable[[], Optimizer]] = {"sgd": SGD}
+@dataclass(frozen=True)
+class LineSearchGD:
+    """Gradient descent with a backtracking (Armijo) line search (seed 004).
+
+    Parameters
+    ----------
+    c : float in (0, 1)
+        Sufficient-decrease constant of the Armijo condition.
+    shrink : float in (0, 1)
+        Factor applied to the step after each rejected trial.
+    max_halvings : int ≥ 0
+        Shrinks tried after the first step η before giving up.
+
+    Notes
+    -----
+    Seed 004's gradient descent takes d = −∇𝓔(θ) and a step α > 0 with
+    𝓔(θ + α d) < 𝓔(θ).  Here α backtracks from the learning rate η:
+    α = η, η·shrink, η·shrink², ... until the Armijo condition
+    𝓔(θ − α g) ≤ 𝓔(θ) − c α ‖g‖² holds; the first such α is taken.  If none of
+    the ``max_halvings + 1`` trials qualifies, or the gradient or 𝓔(θ) is not
+    finite, θ is kept unchanged.  A zero gradient keeps θ too.  Near a minimum
+    the decrease c α ‖g‖² falls below the rounding error of 𝓔 (≈ 1e-16·|𝓔| in
+    float64), the test then compares noise and may keep θ: a gradient-norm
+    tolerance should sit above that floor.
+
+    ``fit`` passes ``value`` = 𝓔(θ) and ``objective`` θ ↦ 𝓔(θ) on the current
+    batch (with mini-batches this is a stochastic line search).  Each update
+    reads ‖g‖² and one objective value per trial back to the host: a line
+    search is sequential by nature, so unlike SGD and Adam it synchronises.
+
+    State ``{"step_size": α}``: the step taken by the last update, 0.0 before
+    the first one and whenever θ was kept.
+    """
+
+    c: float = 1e-4
+    shrink: float = 0.5
+    max_halvings: int = 30
+    name: ClassVar[str] = "line_search"
+    needs_objective: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "c", _check_real(self.c, "c", 0.0, 1.0, low_open=True))
+        object.__setattr__(self, "shrink", _check_real(self.shrink, "shrink", 0.0, 1.0, low_open=True))
+        object.__setattr__(self, "max_halvings", check_int(self.max_halvings, "max_halvings", minimum=0))
+
+    def init(self, params: Sequence[Any]) -> dict[str, float]:
+        return {"step_size": 0.0}
+
+    def step(
+        self,
+        params: Sequence[Any],
+        grads: Sequence[Any],
+        state: Any,
+        lr: float,
+        *,
+        value: float,
+        objective: Callable[[list[Any]], float],
+    ) -> tuple[list[Any], dict[str, float]]:
+        xp = namespace_of(params[0])
+        squared_norm = float(sum(xp.sum(g * g) for g in grads))
+        value = float(value)
+        if squared_norm > 0.0 and math.isfinite(squared_norm) and math.isfinite(value):
+            step = lr
+            for _ in range(self.max_halvings + 1):
+                trial = [p - step * g for p, g in zip(params, grads)]
+                if float(objective(trial)) <= value - self.c * step * squared_norm:
+                    return trial, {"step_size": step}
+                step *= self.shrink
+        return list(params), {"step_size": 0.0}
+
+
+OPTIMIZERS: dict[str, type] = {cls.name: cls for cls in (SGD, Adam, LineSearchGD)}
 
 
 def get_optimizer(optimizer: Any) -> Optimizer:
@@ -54,25 +224,46 @@ def get_optimizer(optimizer: Any) -> Optimizer:
     )
 
 
-SCHEDULES = ("constant", "robbins_monro", "invscaling")
+def optimizer_config(optimizer: Any) -> dict[str, Any]:
+    """A built-in optimizer as a JSON-able dict ``{"name": ..., **hyper-parameters}``.
 
-
-def get_schedule(schedule: Any, lr: float, power_t: float) -> Callable[[int], float]:
-    """The learning rate η_k of update k = 0, 1, 2, ...
-
-    ``"constant"``: η_k = η; ``"robbins_monro"``: η_k = η / (k + 1), the
-    γ_k = 1/(k+1) schedule of seed 004; ``"invscaling"``: η_k = η / (k + 1)^power_t;
-    or a callable ``k -> η_k``.
+    Raises ``ValueError`` for any other object: only the classes of
+    ``OPTIMIZERS`` (not their subclasses) are known to ``optimizer_from_config``.
     """
-    if callable(schedule):
-        return schedule
-    if schedule == "constant":
-        return lambda k: lr
-    if schedule == "robbins_monro":
-        return lambda k: lr / (k + 1)
-    if schedule == "invscaling":
-        return lambda k: lr / (k + 1) ** power_t
-    raise ValueError(
-        f"lr_schedule must be one of {', '.join(map(repr, SCHEDULES))} or a callable "
-        f"k -> learning rate, got {schedule!r}"
-    )
+    if type(optimizer) not in OPTIMIZERS.values():
+        raise ValueError(
+            f"optimizer {optimizer!r} cannot be saved: only the built-in optimizers "
+            f"{', '.join(map(repr, OPTIMIZERS))} have a config, got a {type(optimizer).__name__}"
+        )
+    return {"name": optimizer.name, **{f.name: getattr(optimizer, f.name) for f in fields(optimizer)}}
+
+
+def optimizer_from_config(config: Any) -> Optimizer:
+    """The optimizer of an ``optimizer_config`` dict; missing fields take their defaults."""
+    if not isinstance(config, Mapping):
+        raise TypeError(f"optimizer config must be a dict with a 'name', got {config!r}")
+    name = config.get("name")
+    if not isinstance(name, str) or name not in OPTIMIZERS:
+        raise ValueError(
+            f"optimizer config 'name' must be one of {', '.join(map(repr, OPTIMIZERS))}, got {name!r}"
+        )
+    cls = OPTIMIZERS[name]
+    allowed = [f.name for f in fields(cls)]
+    unknown = [key for key in config if key != "name" and key not in allowed]
+    if unknown:
+        raise ValueError(
+            f"optimizer config for {name!r} has unknown fields {', '.join(map(repr, unknown))}; "
+            f"its fields are {', '.join(map(repr, allowed))}"
+        )
+    return cls(**{key: value for key, value in config.items() if key != "name"})
+
+
+def _check_real(value: Any, name: str, low: float, high: float, *, low_open: bool = False) -> float:
+    """``value`` as a float in [low, high), or (low, high) when ``low_open``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    number = float(value)
+    if not ((low < number if low_open else low <= number) and number < high):
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g})"
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+    return number
