@@ -19,6 +19,7 @@ from .optimizers import (
     optimizer_config,
     optimizer_from_config,
 )
+from .persistence import load
 
 __version__ = "0.1.0"
 
@@ -50,6 +51,7 @@ __all__ = [
     "__version__",
     "datasets",
     "gradient_check",
+    "load",
     "optimizer_config",
     "optimizer_from_config",
     "register_activation",

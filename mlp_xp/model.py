@@ -223,11 +223,11 @@ class MLP:
         self.history = train(self, data, cost, config, rng)
         return self.history
 
-    def save(self, path: Any) -> Any:
-        """Write the model (and its optimizer state) to ``path``; see ``mlp_xp.load``."""
+    def save(self, path: Any, *, include_optimizer: bool = True) -> Any:
+        """Write the model (and its optimizer and state) to ``path`` (.npz); see ``mlp_xp.load``."""
         from .persistence import save
 
-        return save(self, path)
+        return save(self, path, include_optimizer=include_optimizer)
 
     def to(self, backend: Any, device: Any = None) -> MLP:
         """A copy of this model on another backend or device, with identical parameters."""

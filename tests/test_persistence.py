@@ -1,0 +1,392 @@
+"""Saving, loading and moving models: bit-identical round trips on every backend, exact
+resumption of training, atomic writes, no pickle, and a clear error for every damaged or
+foreign file."""
+
+import json
+import os
+import re
+import stat
+import zipfile
+
+import array_api_compat
+import numpy as np
+import pytest
+from conftest import host, parameters
+
+import mlp_xp
+from mlp_xp import persistence
+from mlp_xp.activations import ACTIVATIONS, Activation
+from mlp_xp.optimizers import SGD, Adam, LineSearchGD
+
+LAYERS = [4, 6, 5, 3]
+
+
+def data(rng):
+    return rng.normal(size=(40, 4)), rng.integers(0, 3, size=40)
+
+
+def trained(make_mlp, rng, optimizer="adam", dtype="float64", epochs=2):
+    """A model after ``epochs`` epochs: optimizer state, update count and generator all moved on."""
+    model = make_mlp(LAYERS, ["tanh", "relu"], "softmax", dtype=dtype, seed=0)
+    x, y = data(rng)
+    model.fit(x, y, loss="cross_entropy", optimizer=optimizer, lr=0.05, batch_size=8, epochs=epochs)
+    return model
+
+
+def assert_same_model(loaded, model, device):
+    """Same architecture, bit-identical parameters and optimizer state, same counters and generator."""
+    assert loaded.layer_sizes == model.layer_sizes
+    assert [phi.name for phi in loaded.phis] == [phi.name for phi in model.phis]
+    for a, b in zip(parameters(loaded), parameters(model)):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    for p in (*loaded.weights, *loaded.biases):
+        assert array_api_compat.array_namespace(p) is loaded.xp
+        assert array_api_compat.device(p) == loaded.device
+    if device is not None:
+        assert loaded.device == device
+    assert loaded.optimizer == model.optimizer
+    assert loaded.optimizer_state.keys() == model.optimizer_state.keys()
+    for key, value in model.optimizer_state.items():
+        if isinstance(value, list):
+            for a, b in zip(loaded.optimizer_state[key], value):
+                np.testing.assert_array_equal(host(a), host(b))
+                assert array_api_compat.device(a) == loaded.device
+        else:
+            assert loaded.optimizer_state[key] == value
+    assert loaded.n_updates == model.n_updates > 0
+    assert loaded.rng.bit_generator.state == model.rng.bit_generator.state
+    assert loaded.rng is not model.rng
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_round_trip_is_bit_identical(make_mlp, backend, device, rng, tmp_path, dtype):
+    model = trained(make_mlp, rng, dtype=dtype)
+    path = model.save(tmp_path / "model")
+    assert path == tmp_path / "model.npz"  # the suffix is appended, as numpy.savez does
+    loaded = mlp_xp.load(path, backend=backend, device=device)
+    assert_same_model(loaded, model, device)
+    x = rng.normal(size=(7, 4))
+    np.testing.assert_array_equal(host(loaded.forward(x)), host(model.forward(x)))
+
+
+def test_saved_on_any_backend_loads_on_numpy(make_mlp, rng, tmp_path):
+    model = trained(make_mlp, rng)
+    loaded = mlp_xp.load(model.save(tmp_path / "model.npz"))
+    assert_same_model(loaded, model, None)
+    assert isinstance(loaded.weights[0], np.ndarray)
+    x = rng.normal(size=(7, 4))
+    np.testing.assert_allclose(host(loaded.forward(x)), host(model.forward(x)), rtol=1e-12, atol=1e-15)
+
+
+def test_to_moves_a_copy_between_backends(backend, device, rng):
+    model = trained(mlp_xp.MLP, rng)
+    moved = model.to(backend, device)
+    assert_same_model(moved, model, device)
+    back = moved.to("numpy")
+    assert_same_model(back, model, None)
+    x = rng.normal(size=(7, 4))
+    np.testing.assert_allclose(host(moved.forward(x)), host(model.forward(x)), rtol=1e-12, atol=1e-15)
+    # A copy: the original's parameters and generator are not shared.
+    back.weights[0][0, 0] += 1.0
+    assert back.weights[0][0, 0] != model.weights[0][0, 0]
+    model.rng.random()
+    assert moved.rng.bit_generator.state != model.rng.bit_generator.state
+
+
+@pytest.mark.parametrize(
+    "optimizer", ["sgd", SGD(momentum=0.9), SGD(momentum=0.9, nesterov=True), Adam(), LineSearchGD()]
+)
+def test_resume_after_load_continues_exactly(make_mlp, backend, device, rng, tmp_path, optimizer):
+    """2 epochs, save, load, 2 more epochs with resume=True == 4 epochs in one go."""
+    x, y = data(rng)
+    options = dict(loss="cross_entropy", optimizer=optimizer, lr=0.05, batch_size=8, lr_schedule="invscaling")
+    once = make_mlp(LAYERS, ["tanh", "relu"], "softmax", dtype="float64", seed=0)
+    once.fit(x, y, epochs=4, **options)
+    first = make_mlp(LAYERS, ["tanh", "relu"], "softmax", dtype="float64", seed=0)
+    first.fit(x, y, epochs=2, **options)
+    resumed = mlp_xp.load(first.save(tmp_path / "half"), backend=backend, device=device)
+    resumed.fit(x, y, epochs=2, resume=True, **options)
+    for a, b in zip(parameters(resumed), parameters(once)):
+        np.testing.assert_array_equal(a, b)
+    assert resumed.n_updates == once.n_updates == 4 * 5
+    assert resumed.rng.bit_generator.state == once.rng.bit_generator.state
+
+
+def test_without_optimizer_the_model_is_saved_alone(rng, tmp_path):
+    model = trained(mlp_xp.MLP, rng)
+    loaded = mlp_xp.load(model.save(tmp_path / "model", include_optimizer=False))
+    assert loaded.optimizer is None and loaded.optimizer_state is None
+    assert loaded.n_updates == model.n_updates
+    for a, b in zip(parameters(loaded), parameters(model)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_new_model_round_trips(tmp_path):
+    model = mlp_xp.MLP([3, 2], output_activation="sigmoid", seed=1, init="lecun")
+    loaded = mlp_xp.load(model.save(tmp_path / "m"))
+    assert loaded.optimizer is None and loaded.n_updates == 0 and loaded.init == "lecun"
+    for a, b in zip(parameters(loaded), parameters(model)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_file_holds_plain_arrays_and_json(rng, tmp_path):
+    model = trained(mlp_xp.MLP, rng, dtype="float32")
+    path = model.save(tmp_path / "model.npz")
+    names = [f"{kind}/{j}" for kind in ("weights", "biases") for j in range(3)]
+    names += [f"optimizer/{key}/{i}" for key in ("m", "v") for i in range(6)]
+    with zipfile.ZipFile(path) as archive:
+        assert sorted(archive.namelist()) == sorted(f"{n}.npy" for n in [*names, "metadata"])
+        for member in archive.namelist():
+            with archive.open(member) as fp:
+                assert np.lib.format.read_magic(fp) == (1, 0)
+                _, _, dtype = np.lib.format.read_array_header_1_0(fp)
+            assert not dtype.hasobject and dtype in (np.float32, np.uint8)
+    with np.load(path, allow_pickle=False) as archive:
+        metadata = json.loads(archive["metadata"].tobytes().decode("utf-8"))
+        np.testing.assert_array_equal(archive["weights/2"], host(model.weights[2]))
+        np.testing.assert_array_equal(archive["optimizer/v/4"], host(model.optimizer_state["v"][4]))
+    assert metadata == {
+        "format": "mlp_xp.model",
+        "format_version": 1,
+        "library_version": mlp_xp.__version__,
+        "layer_sizes": LAYERS,
+        "activations": ["tanh", "relu", "softmax"],
+        "dtype": "float32",
+        "init": None,
+        "optimizer": {
+            "config": {"name": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+            "state": {"arrays": ["m", "v"], "scalars": {"t": 10}},
+        },
+        "n_updates": 10,
+        "rng_state": json.loads(json.dumps(model.rng.bit_generator.state)),
+    }
+
+
+def test_a_registered_user_activation_loads_once_registered_again(monkeypatch, tmp_path):
+    cube = Activation("cube", lambda xp, z: z * z * z, lambda xp, z, a, g: 3.0 * z * z * g)
+    monkeypatch.setitem(ACTIVATIONS, "cube", cube)
+    path = mlp_xp.MLP([2, 3, 1], "cube", seed=0).save(tmp_path / "cube")
+    assert mlp_xp.load(path).phis[0] is cube
+    monkeypatch.delitem(ACTIVATIONS, "cube")
+    with pytest.raises(ValueError, match=r"^cannot load .*'cube' is not registered: .*register_activation"):
+        mlp_xp.load(path)
+    with pytest.raises(ValueError, match=r"^cannot save the model to .*'cube' is not registered"):
+        mlp_xp.MLP([2, 3, 1], cube, seed=0).save(tmp_path / "unregistered")
+    assert sorted(os.listdir(tmp_path)) == ["cube.npz"]
+
+
+# --- Atomic writes ------------------------------------------------------------------------
+
+
+def _fail_on_second_array(monkeypatch):
+    write_array, written = np.lib.format.write_array, []
+
+    def failing(*args, **kwargs):
+        if written:
+            raise OSError("No space left on device")
+        written.append(True)
+        return write_array(*args, **kwargs)
+
+    monkeypatch.setattr(np.lib.format, "write_array", failing)
+    return OSError
+
+
+def _fail_on_fsync(monkeypatch):
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    return KeyboardInterrupt
+
+
+def _fail_on_rename(monkeypatch):
+    def failing(source, target):
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(os, "replace", failing)
+    return PermissionError
+
+
+@pytest.mark.parametrize("failure", [_fail_on_second_array, _fail_on_fsync, _fail_on_rename])
+def test_a_failed_save_leaves_the_old_file_and_no_temporary_file(monkeypatch, rng, tmp_path, failure):
+    old = trained(mlp_xp.MLP, rng)
+    path = old.save(tmp_path / "model.npz")
+    new = trained(mlp_xp.MLP, rng, epochs=3)
+    with monkeypatch.context() as patch:
+        error = failure(patch)
+        with pytest.raises(error):
+            new.save(path)
+    assert os.listdir(tmp_path) == ["model.npz"]
+    for a, b in zip(parameters(mlp_xp.load(path)), parameters(old)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_the_file_gets_the_permissions_of_any_new_file(tmp_path):
+    umask = os.umask(0o027)
+    try:
+        path = mlp_xp.MLP([2, 1], seed=0).save(tmp_path / "model")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_a_model_that_could_not_be_loaded_is_not_saved(tmp_path):
+    model = mlp_xp.MLP([3, 4, 2], seed=0)
+    model.weights[1] = model.weights[1] * np.nan
+    path = tmp_path / "model.npz"
+    with pytest.raises(ValueError, match=re.escape(f"{str(path)!r}: weights/1 contains NaN or infinity")):
+        model.save(path)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_custom_optimizer_is_refused_with_a_way_out(rng, tmp_path):
+    class Halving:
+        def init(self, params):
+            return None
+
+        def step(self, params, grads, state, lr):
+            return [p - 0.5 * lr * g for p, g in zip(params, grads)], state
+
+    model = trained(mlp_xp.MLP, rng, optimizer=Halving())
+    with pytest.raises(
+        ValueError, match=r"^cannot save the model to .*cannot be saved.*include_optimizer=False"
+    ):
+        model.save(tmp_path / "model")
+    assert os.listdir(tmp_path) == []
+    assert isinstance(model.to("numpy").optimizer, Halving)  # in memory, any optimizer moves along
+    model.save(tmp_path / "model", include_optimizer=False)
+    assert os.listdir(tmp_path) == ["model.npz"]
+
+
+def test_bad_arguments_are_named(rng, tmp_path):
+    model = mlp_xp.MLP([2, 1], seed=0)
+    with pytest.raises(TypeError, match="path must be a str or a path-like object, got 3"):
+        model.save(3)
+    with pytest.raises(TypeError, match="include_optimizer must be True or False"):
+        persistence.save(model, tmp_path / "m", include_optimizer="yes")
+    with pytest.raises(FileNotFoundError):
+        mlp_xp.load(tmp_path / "missing.npz")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        mlp_xp.load(model.save(tmp_path / "m"), backend="jax")
+    assert os.listdir(tmp_path) == ["m.npz"]
+
+
+# --- Damaged and foreign files ---------------------------------------------------------
+
+
+def _rewrite(path, edit_metadata=None, **members):
+    """Rewrite the file at ``path`` with ``edit_metadata(metadata)`` applied and ``members``
+    replaced (None: removed), written by plain numpy.savez (which pickles object arrays)."""
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    metadata = json.loads(arrays["metadata"].tobytes())
+    if edit_metadata is not None:
+        edit_metadata(metadata)
+    arrays["metadata"] = np.frombuffer(json.dumps(metadata).encode(), dtype=np.uint8)
+    arrays.update(members)
+    np.savez(path, **{name: a for name, a in arrays.items() if a is not None})
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _flip_a_weight_byte(path):
+    raw = bytearray(path.read_bytes())
+    with np.load(path) as archive:
+        start = raw.index(archive["weights/0"].tobytes())
+    raw[start + 10] ^= 0xFF
+    path.write_bytes(bytes(raw))
+
+
+def _add_text_member(path):
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("README.txt", "hello")
+
+
+def _set(key, value):
+    return lambda metadata: metadata.__setitem__(key, value)
+
+
+DAMAGES = {
+    "truncated": (_truncate, "it is not an .npz archive"),
+    "random bytes": (lambda p: p.write_bytes(np.random.default_rng(0).bytes(4000)), "not an .npz archive"),
+    "a .npy file": (lambda p: p.write_bytes(b"\x93NUMPY" + bytes(200)), "it is not an .npz archive"),
+    "a flipped data byte": (_flip_a_weight_byte, "its member 'weights/0' is damaged"),
+    "a text member": (_add_text_member, "its member 'README.txt' is not a .npy array"),
+    "no metadata": (lambda p: np.savez(p, **{"weights/0": np.ones((4, 6))}), "it has no 'metadata' member"),
+    "metadata not JSON": (
+        lambda p: _rewrite(p, metadata=np.arange(5, dtype=np.uint8)),
+        "not valid UTF-8 JSON",
+    ),
+    "metadata as floats": (lambda p: _rewrite(p, metadata=np.ones(3)), "its metadata is not UTF-8 bytes"),
+    "another format": (lambda p: _rewrite(p, _set("format", "keras")), "not an mlp_xp model file"),
+    "a newer version": (
+        lambda p: _rewrite(p, _set("format_version", 2)),
+        "format version 2 .*reads versions 1 to 1: upgrade mlp_xp",
+    ),
+    "no layer sizes": (lambda p: _rewrite(p, lambda m: m.pop("layer_sizes")), "has no 'layer_sizes'"),
+    "bad layer sizes": (
+        lambda p: _rewrite(p, _set("layer_sizes", [4, 0, 5, 3])),
+        r"layer_sizes\[1\] must be",
+    ),
+    "too few activations": (lambda p: _rewrite(p, _set("activations", ["relu"])), "must be 3 names"),
+    "unknown activation": (
+        lambda p: _rewrite(p, _set("activations", ["swish", "relu", "softmax"])),
+        "'swish' is not registered: register user activations with mlp_xp.register_activation.* before "
+        "saving or loading",
+    ),
+    "unknown dtype": (lambda p: _rewrite(p, _set("dtype", "float16")), "its dtype must be one of"),
+    "negative n_updates": (lambda p: _rewrite(p, _set("n_updates", -1)), "n_updates must be >= 0"),
+    "boolean n_updates": (lambda p: _rewrite(p, _set("n_updates", True)), "'n_updates' must be int"),
+    "bad rng state": (lambda p: _rewrite(p, _set("rng_state", {"bit_generator": "Xorshift"})), "rng_state"),
+    "unknown optimizer": (
+        lambda p: _rewrite(p, lambda m: m["optimizer"].__setitem__("config", {"name": "rmsprop"})),
+        "optimizer .*'rmsprop'.* cannot be rebuilt",
+    ),
+    "NaN optimizer scalar": (
+        lambda p: _rewrite(p, lambda m: m["optimizer"]["state"]["scalars"].__setitem__("t", float("nan"))),
+        "not valid UTF-8 JSON",
+    ),
+    "a missing member": (lambda p: _rewrite(p, **{"biases/1": None}), "members missing: biases/1"),
+    "a missing state array": (
+        lambda p: _rewrite(p, **{"optimizer/m/5": None}),
+        "members missing: optimizer/m/5",
+    ),
+    "an extra member": (lambda p: _rewrite(p, notes=np.zeros(2)), "unexpected members: notes"),
+    "another shape": (
+        lambda p: _rewrite(p, **{"weights/0": np.ones((5, 6))}),
+        r"weights/0 has shape \(5, 6\)",
+    ),
+    "other layer sizes": (
+        lambda p: _rewrite(p, _set("layer_sizes", [4, 7, 5, 3])),
+        r"weights/0 has shape \(4, 6\), but layer_sizes \[4, 7, 5, 3\] needs \(4, 7\)",
+    ),
+    "another dtype": (
+        lambda p: _rewrite(p, **{"biases/2": np.ones(3, dtype=np.float32)}),
+        "biases/2 has dtype float32, but the model's dtype is float64",
+    ),
+    "a NaN weight": (
+        lambda p: _rewrite(p, **{"weights/1": np.full((6, 5), np.nan)}),
+        "weights/1 contains NaN or infinity",
+    ),
+    "an infinite state array": (
+        lambda p: _rewrite(p, **{"optimizer/v/0": np.full((4, 6), np.inf)}),
+        "optimizer/v/0 contains NaN or infinity",
+    ),
+    "a pickled object array": (
+        lambda p: _rewrite(p, **{"weights/0": np.array([[{"exploit": 1}] * 6] * 4, dtype=object)}),
+        r"weights/0 holds Python objects \(pickled data\)",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES, ids=list(DAMAGES))
+def test_a_damaged_or_foreign_file_is_refused_clearly(rng, tmp_path, damage):
+    path = trained(mlp_xp.MLP, rng).save(tmp_path / "model.npz")
+    spoil, message = DAMAGES[damage]
+    spoil(path)
+    with pytest.raises(ValueError, match=f"^cannot load {re.escape(repr(str(path)))}: .*{message}"):
+        mlp_xp.load(path)
