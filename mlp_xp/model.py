@@ -94,11 +94,11 @@ class MLP:
 
     def __repr__(self) -> str:
         hidden = [phi.name for phi in self.phis[:-1]]
-        activation = hidden[0] if len(set(hidden)) == 1 else hidden
+        activation = f"activation={hidden[0] if len(set(hidden)) == 1 else hidden!r}, " if hidden else ""
         return (
-            f"MLP({self.layer_sizes}, activation={activation!r}, "
-            f"output_activation={self.phis[-1].name!r}, backend={self.xp.__name__!r}, "
-            f"device={self.device!r}, dtype={dtype_name(self.xp, self.dtype)!r})"
+            f"MLP({self.layer_sizes}, {activation}output_activation={self.phis[-1].name!r}, "
+            f"backend={backend_name(self.xp)!r}, device={self.device!r}, "
+            f"dtype={dtype_name(self.xp, self.dtype)!r})"
         )
 
     def forward(self, x: Any) -> Any:

@@ -305,3 +305,11 @@ def test_every_backend_starts_from_the_same_parameters(seed):
         model = mlp_xp.MLP([3, 5, 2], backend=name, dtype="float64", seed=seed)
         for p, q in zip(reference, parameters(model)):
             np.testing.assert_array_equal(q, p)
+
+
+def test_repr_names_the_architecture_and_backend(backend, make_mlp):
+    model = make_mlp([2, 3, 3, 1], ["tanh", "relu"], "sigmoid", dtype="float64")
+    assert repr(model).startswith(
+        f"MLP([2, 3, 3, 1], activation=['tanh', 'relu'], output_activation='sigmoid', backend={backend!r}"
+    )
+    assert "activation=" not in repr(make_mlp([2, 1])).replace("output_activation", "")

@@ -1,4 +1,5 @@
-"""The README's example and ``python -m mlp_xp`` run and reach their promised accuracy."""
+"""The README's example and its main job, ``python3 -m mlp_xp train --data digits``, run and
+reach their promised accuracy."""
 
 import re
 import sys
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlp_xp.__main__ import main
+from mlp_xp.cli import main
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -19,13 +20,16 @@ def test_readme_example_runs(backend, capsys):
 
 
 def test_main_job_trains_on_digits(backend, capsys):
-    assert main(["--backend", backend]) >= 0.95
-    assert "test accuracy" in capsys.readouterr().out
+    command = re.search(r"python3 -m mlp_xp (train --data digits)\b", README.read_text(encoding="utf-8"))
+    assert command, "the README's quick start names the main job: python3 -m mlp_xp train --data digits"
+    assert main([*command.group(1).split(), "--backend", backend]) == 0
+    accuracy = float(re.search(r"test accuracy ([\d.]+)%", capsys.readouterr().out).group(1))
+    assert accuracy >= 95.0
 
 
 def test_main_job_reports_a_missing_backend_as_a_usage_error(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "cupy", None)
     with pytest.raises(SystemExit) as stop:
-        main(["--backend", "cupy"])
+        main(["train", "--data", "digits", "--backend", "cupy"])
     assert stop.value.code == 2
     assert "pip install 'mlp_xp[cuda12]'" in capsys.readouterr().err
