@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from mlp_xp.activations import ACTIVATIONS
 from mlp_xp.cli import main
+from mlp_xp.costs import COSTS
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -33,3 +35,14 @@ def test_main_job_reports_a_missing_backend_as_a_usage_error(monkeypatch, capsys
         main(["train", "--data", "digits", "--backend", "cupy"])
     assert stop.value.code == 2
     assert "pip install 'mlp_xp[cuda12]'" in capsys.readouterr().err
+
+
+def test_readme_extension_example_registers_and_checks(capsys):
+    text = README.read_text(encoding="utf-8")
+    code = re.search(r"### Your own activations.*?```python\n(.*?)```", text, re.S).group(1)
+    try:
+        exec(code, {})
+    finally:
+        ACTIVATIONS.pop("swish", None)
+        COSTS.pop("quartic", None)
+    assert float(capsys.readouterr().out) < 1e-6
