@@ -15,7 +15,7 @@ from .optimizers import get_optimizer
 from .schedules import get_schedule
 from .training import FitConfig, TrainingData, train
 
-SAMPLINGS = ("shuffle", "uniform")
+SAMPLINGS = ("shuffle", "uniform", "sequential")
 ON_DIVERGENCE = ("raise", "warn")
 
 
@@ -160,8 +160,9 @@ class MLP:
             Passes over the data (or ⌈N/M⌉ updates each, for ``sampling="uniform"``).
         seed : int, optional
             Seeds the batch order; default: the model's own generator.
-        sampling : {"shuffle", "uniform"}
-            A permutation per epoch, or indices drawn uniformly with replacement.
+        sampling : {"shuffle", "uniform", "sequential"}
+            A permutation per epoch, indices drawn uniformly with replacement,
+            or the rows in order (no randomness).
         lr_schedule : {"constant", "robbins_monro", "invscaling", "adaptive"} or callable
             η_k = η, η/(k+1) (seed 004), η/(k+1)^power_t, η divided by 5 when
             the training loss stalls for two epochs, or ``k -> η_k``.

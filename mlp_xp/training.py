@@ -54,9 +54,14 @@ class TrainingData:
 
 
 def batches(xp: Any, device: Any, rng: Any, n: int, batch_size: int | None, sampling: str) -> Iterator[Any]:
-    """Device index arrays of one epoch's batches; ``None`` stands for all rows."""
-    if batch_size is None or (batch_size >= n and sampling == "shuffle"):
+    """One epoch's batches: device index arrays, slices (``"sequential"``), or
+    ``None`` for all rows."""
+    if batch_size is None or (batch_size >= n and sampling != "uniform"):
         yield None
+        return
+    if sampling == "sequential":
+        for start in range(0, n, batch_size):
+            yield slice(start, min(start + batch_size, n))
         return
     if sampling == "shuffle":
         order = rng.permutation(n)
@@ -117,6 +122,8 @@ def _take(xp: Any, rows: Any, data: TrainingData) -> tuple[Any, Any, Any]:
     arrays = (data.x, data.y, data.sample_weight)
     if rows is None:
         return arrays
+    if isinstance(rows, slice):
+        return tuple(None if a is None else a[rows, ...] for a in arrays)
     return tuple(None if a is None else xp.take(a, rows, axis=0) for a in arrays)
 
 

@@ -46,3 +46,10 @@ def test_readme_extension_example_registers_and_checks(capsys):
         ACTIVATIONS.pop("swish", None)
         COSTS.pop("quartic", None)
     assert float(capsys.readouterr().out) < 1e-6
+
+
+def test_readme_estimator_example_runs(capsys):
+    text = README.read_text(encoding="utf-8")
+    code = re.search(r"## scikit-learn estimators.*?```python\n(.*?)```", text, re.S).group(1)
+    exec(code, {})
+    assert float(re.search(r"accuracy ([\d.]+)%", capsys.readouterr().out).group(1)) >= 95.0

@@ -270,3 +270,15 @@ def test_bad_cost_registration_is_refused(kwargs, exception, match):
     with pytest.raises(exception, match=match):
         mlp_xp.register_cost(**arguments)
     assert "mine" not in COSTS
+
+
+def test_sequential_sampling_visits_the_rows_in_order(make_mlp, data):
+    x, y = data
+    model = make_mlp([3, 4, 2], "tanh", dtype="float64", seed=5)
+    by_hand = make_mlp([3, 4, 2], "tanh", dtype="float64", seed=5)
+    model.fit(x, y, lr=0.3, batch_size=5, epochs=1, sampling="sequential")
+    for start in (0, 5, 10):
+        _, dW, db = by_hand.gradients(x[start : start + 5], y[start : start + 5], "mse")
+        by_hand.weights[:] = [W - 0.3 * g for W, g in zip(by_hand.weights, dW)]
+        by_hand.biases[:] = [b - 0.3 * g for b, g in zip(by_hand.biases, db)]
+    assert_same_parameters(model, by_hand)
