@@ -12,7 +12,9 @@ member                     content                                              
 ``metadata``               UTF-8 JSON as a uint8 array: format name and version,        (bytes,)
                            library version, layer sizes, activation names, dtype,
                            init, optimizer config and scalar state, ``n_updates``,
-                           the host generator's ``bit_generator.state``
+                           the host generator's ``bit_generator.state``; for a
+                           scikit-learn-style estimator, an ``estimator`` entry
+                           (class, parameters, fitted attributes)
 =========================  ==========================================================  ===============
 
 Nothing is pickled: files are read with ``allow_pickle=False`` and validated
@@ -74,7 +76,13 @@ class _Snapshot:
     rng_state: dict[str, Any]
 
 
-def save(model: Any, path: str | os.PathLike[str], *, include_optimizer: bool = True) -> Path:
+def save(
+    model: Any,
+    path: str | os.PathLike[str],
+    *,
+    include_optimizer: bool = True,
+    estimator: dict[str, Any] | None = None,
+) -> Path:
     """Write ``model`` to one ``.npz`` file, atomically; return the path written.
 
     Parameters
@@ -85,6 +93,10 @@ def save(model: Any, path: str | os.PathLike[str], *, include_optimizer: bool = 
     include_optimizer : bool
         Also store the optimizer (its config), its state and nothing else of
         the last ``fit``; ``n_updates`` and the host generator are always stored.
+    estimator : dict or None
+        The JSON entry of a scikit-learn-style estimator whose network is
+        ``model`` (written by ``MLPClassifier.save`` and ``MLPRegressor.save``):
+        ``load`` then returns that estimator.
 
     Returns
     -------
@@ -103,6 +115,8 @@ def save(model: Any, path: str | os.PathLike[str], *, include_optimizer: bool = 
         raise TypeError(f"include_optimizer must be True or False, got {include_optimizer!r}")
     prefix = f"cannot save the model to {str(target)!r}"
     metadata, arrays = _to_file(prefix, _snapshot(model, include_optimizer))
+    if estimator is not None:
+        metadata["estimator"] = estimator
     _check_metadata(prefix, metadata)
     _check_members(prefix, metadata, {name: (a.shape, a.dtype) for name, a in arrays.items()})
     _check_finite(prefix, arrays)
@@ -124,10 +138,13 @@ def load(path: str | os.PathLike[str], *, backend: Any = "numpy", device: Any = 
 
     Returns
     -------
-    MLP
-        Bit-identical parameters, the optimizer and its state, ``n_updates``
-        and the host generator's state, so that ``fit(..., resume=True)``
-        continues exactly where the saved model stopped.
+    MLP, MLPClassifier or MLPRegressor
+        The estimator for a file written by an estimator's ``save``, its
+        ``backend`` and ``device`` parameters set to these, its network
+        ``model_`` as follows; else the MLP: bit-identical parameters, the
+        optimizer and its state, ``n_updates`` and the host generator's
+        state, so that ``fit(..., resume=True)`` continues exactly where the
+        saved model stopped.
 
     Raises
     ------
@@ -136,7 +153,8 @@ def load(path: str | os.PathLike[str], *, backend: Any = "numpy", device: Any = 
         unexpected members, an unknown format or a newer format version, shapes
         that do not match ``layer_sizes``, another dtype, an activation name
         not registered (register user activations with
-        ``mlp_xp.register_activation`` before loading), non-finite values.
+        ``mlp_xp.register_activation`` before loading), non-finite values,
+        an estimator entry that does not describe an mlp_xp estimator.
     """
     path = Path(_fspath(path))
     prefix = f"cannot load {str(path)!r}"
@@ -147,7 +165,17 @@ def load(path: str | os.PathLike[str], *, backend: Any = "numpy", device: Any = 
             )
         file.seek(0)
         metadata, arrays = _read(prefix, file)
-    return _build(_from_file(metadata, arrays), backend, device)
+    if "estimator" not in metadata:
+        return _build(_from_file(metadata, arrays), backend, device)
+    from .estimators import estimator_from_entry  # lazily: it needs scikit-learn
+
+    try:
+        estimator = estimator_from_entry(metadata["estimator"], metadata["layer_sizes"])
+    except (TypeError, ValueError, KeyError) as exc:
+        raise _fail(prefix, f"its estimator entry is invalid: {exc}") from exc
+    estimator.set_params(backend=backend, device=device)
+    estimator.model_ = _build(_from_file(metadata, arrays), backend, device)
+    return estimator
 
 
 def to(model: Any, backend: Any, device: Any = None) -> Any:

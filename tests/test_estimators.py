@@ -1,7 +1,9 @@
 """The scikit-learn estimators: scikit-learn's own estimator checks, accuracy against
 its MLPClassifier, targets of every kind, weights, stopping, continuation, array types."""
 
+import json
 import math
+import re
 import sys
 import warnings
 
@@ -459,3 +461,119 @@ def test_missing_scikit_learn_names_the_extra_to_install(monkeypatch):
     monkeypatch.delattr(mlp_xp, "estimators")
     with pytest.raises(ImportError, match=r'need scikit-learn: pip install "mlp_xp\[sklearn\]"'):
         mlp_xp.MLPRegressor  # noqa: B018
+
+
+# ----------------------------------------------------------------- save and load
+
+
+def fitted_attributes(estimator):
+    names = ["n_features_in_", "n_layers_", "n_outputs_", "out_activation_", "loss_", "loss_curve_"]
+    names += ["n_iter_", "t_", "best_loss_", "validation_scores_", "best_validation_score_"]
+    return {name: getattr(estimator, name) for name in names}
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [np.array(["cat", "dog", "emu"]), np.array([-1, 7]), np.array([2.0, 5.0, 9.0]), np.array([False, True])],
+)
+def test_classifier_round_trip_keeps_labels_and_predictions(blobs, tmp_path, labels):
+    x, y = blobs
+    y = labels[y % labels.shape[0]]
+    params = full_batch_sgd(learning_rate="adaptive", n_iter_no_change=math.inf, max_iter=5)
+    saved = MLPClassifier(**params).fit(x, y)
+    loaded = mlp_xp.load(saved.save(tmp_path / "classifier"))
+    assert type(loaded) is MLPClassifier
+    assert loaded.get_params() == saved.get_params()  # tuple, math.inf and all
+    assert loaded.classes_.dtype == saved.classes_.dtype
+    np.testing.assert_array_equal(loaded.classes_, saved.classes_)
+    assert fitted_attributes(loaded) == fitted_attributes(saved)
+    np.testing.assert_array_equal(loaded.predict(x), saved.predict(x))
+    np.testing.assert_array_equal(loaded.predict_proba(x), saved.predict_proba(x))
+    for estimator in (saved, loaded):  # continues exactly, "adaptive" schedule state included
+        estimator.partial_fit(x[:30], y[:30]).partial_fit(x[30:], y[30:])
+    assert fitted_attributes(loaded) == fitted_attributes(saved)
+    assert vars(loaded._adaptive) == vars(saved._adaptive)
+    np.testing.assert_array_equal(loaded.predict_proba(x), saved.predict_proba(x))
+
+
+def test_regressor_round_trip_continues_exactly(rng, tmp_path):
+    x = rng.normal(size=(50, 3))
+    y = np.stack([x @ [1.0, -2.0, 0.5], np.sin(x[:, 0])], axis=1)
+    saved = MLPRegressor((6, 4), max_iter=4, random_state=1, early_stopping=True).fit(x, y)
+    loaded = mlp_xp.load(saved.save(tmp_path / "regressor.npz"))
+    assert type(loaded) is MLPRegressor and loaded.get_params() == saved.get_params()
+    assert fitted_attributes(loaded) == fitted_attributes(saved)
+    assert loaded.validation_scores_ is not None
+    np.testing.assert_array_equal(loaded.predict(x), saved.predict(x))
+    loaded.set_params(early_stopping=False)
+    saved.set_params(early_stopping=False)
+    for estimator in (saved, loaded):
+        estimator.partial_fit(x, y)
+    np.testing.assert_array_equal(loaded.predict(x), saved.predict(x))
+    assert fitted_attributes(loaded) == fitted_attributes(saved)
+
+
+def test_multilabel_round_trip(rng, tmp_path):
+    x = rng.normal(size=(40, 3))
+    y = (x[:, :2] > 0).astype(int)
+    saved = MLPClassifier((5,), max_iter=3, random_state=0).fit(x, y)
+    loaded = mlp_xp.load(saved.save(tmp_path / "multilabel"))
+    np.testing.assert_array_equal(loaded.classes_, saved.classes_)
+    np.testing.assert_array_equal(loaded.predict(x), saved.predict(x))
+
+
+def test_estimator_file_loads_on_every_backend(backend, device, blobs, tmp_path):
+    x, y = blobs
+    saved = MLPClassifier(**full_batch_sgd()).fit(x, y)
+    loaded = mlp_xp.load(saved.save(tmp_path / "classifier"), backend=backend, device=device)
+    assert loaded.backend == backend and loaded.device == device
+    assert loaded.model_.xp is mlp_xp.MLP([1, 1], backend=backend, device=device).xp
+    probabilities = loaded.predict_proba(x)
+    assert isinstance(probabilities, np.ndarray)  # NumPy in, NumPy out
+    np.testing.assert_allclose(probabilities, saved.predict_proba(x), rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(loaded.predict(x), saved.predict(x))
+
+
+def test_a_model_file_still_loads_as_an_mlp(blobs, tmp_path):
+    saved = MLPClassifier(**full_batch_sgd(max_iter=2)).fit(*blobs)
+    loaded = mlp_xp.load(saved.model_.save(tmp_path / "network"))
+    assert isinstance(loaded, mlp_xp.MLP)
+
+
+def rewrite_estimator_entry(path, change):
+    """The file at ``path`` with its metadata's estimator entry passed through ``change``."""
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    metadata = json.loads(arrays["metadata"].tobytes())
+    change(metadata["estimator"])
+    arrays["metadata"] = np.frombuffer(json.dumps(metadata).encode(), dtype=np.uint8)
+    np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda e: e.update({"class": "MLPRanker"}), "unknown estimator class 'MLPRanker'"),
+        (lambda e: e["fitted"].update({"classes_": [0, 1, 2, 3]}), "classes_ .* do not fit"),
+        (lambda e: e["fitted"].update({"n_features_in_": 5}), "n_features_in_ 5 is not the network's 4"),
+        (lambda e: e["fitted"].pop("loss_curve_"), "fitted attributes missing: loss_curve_"),
+        (lambda e: e["params"].update({"solver": "lbfgs"}), "solver='lbfgs' is not available"),
+        (lambda e: e["params"].update({"colour": 1}), r"has no parameters \['colour'\]"),
+        (lambda e: e["params"].update({"tol": {"pickle": "x"}}), "is not a value that save writes"),
+    ],
+)
+def test_a_damaged_estimator_entry_raises_naming_the_file(blobs, tmp_path, change, match):
+    path = MLPClassifier(**full_batch_sgd(max_iter=2)).fit(*blobs).save(tmp_path / "classifier")
+    rewrite_estimator_entry(path, change)
+    with pytest.raises(ValueError, match=f"cannot load '{re.escape(str(path))}': .*{match}"):
+        mlp_xp.load(path)
+
+
+def test_save_refuses_what_json_cannot_hold_and_writes_nothing(blobs, tmp_path):
+    estimator = MLPClassifier(**full_batch_sgd(max_iter=2, random_state=np.random.RandomState(0)))
+    estimator.fit(*blobs)
+    with pytest.raises(TypeError, match="random_state is a RandomState, which an estimator file cannot"):
+        estimator.save(tmp_path / "classifier")
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(NotFittedError):
+        MLPRegressor().save(tmp_path / "regressor")
