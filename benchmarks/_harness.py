@@ -1,0 +1,246 @@
+"""Measuring: workloads, threads, clocks and memory, shared by the benchmark scripts.
+
+Nothing here trains a network (the contenders are in ``_contenders.py``) or
+writes results (``_report.py``).  This module
+
+- describes the workloads of issue 3 and their arithmetic (FLOPs, memory need);
+- pins the BLAS and PyTorch thread pools to one number and records it;
+- times a call on the CPU (``perf_counter``) or a CUDA GPU (CUDA events, after a
+  device synchronisation), interleaving the contenders and keeping medians;
+- measures the peak memory of one epoch (resident set size on the CPU, the
+  CuPy / PyTorch allocator on a GPU).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import importlib
+import importlib.util
+import itertools
+import os
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Layer sizes ``[n_0, ..., n_L]`` and the batch sizes worth timing on CPU and GPU."""
+
+    sizes: tuple[int, ...]
+    cpu_batches: tuple[int, ...]
+    gpu_batches: tuple[int, ...]
+
+
+WORKLOADS = {
+    "T": Workload((784, 256, 256, 10), (32, 256), (32, 256)),
+    "M": Workload((1024, 2048, 2048, 2048, 10), (64, 256), (64, 256, 1024, 4096)),
+    "L": Workload((4096, 8192, 8192, 4096), (), (8192,)),
+    "C": Workload((1024, 1024, 1024, 10), (256,), (256,)),
+}
+
+
+def step_flops(sizes: Sequence[int], batch: int) -> int:
+    """6·B·Σ n_{j−1}n_j: three matrix products of 2·B·n_{j−1}·n_j FLOPs per layer."""
+    return 6 * batch * sum(m * n for m, n in itertools.pairwise(sizes))
+
+
+def memory_need(sizes: Sequence[int], batch: int, itemsize: int) -> int:
+    """Bytes a step cannot do without: parameters, their gradients, and the kept
+    activations α⁰..αᴸ of one batch, B·Σ_{j=0}^{L} n_j."""
+    params = sum(m * n + n for m, n in itertools.pairwise(sizes))
+    return itemsize * (2 * params + batch * sum(sizes))
+
+
+# --- threads -----------------------------------------------------------------------------
+
+
+def cores() -> int:
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+_limits: list[Any] = []  # keeps the threadpoolctl limiter alive for the whole process
+
+
+def set_threads(n: int) -> dict[str, Any]:
+    """Pin every BLAS/OpenMP pool (NumPy's OpenBLAS, SciPy's, PyTorch's) to ``n`` threads.
+
+    threadpoolctl only reaches libraries already loaded, so the array libraries
+    are imported first.
+    """
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+    except ImportError as exc:
+        raise SystemExit(
+            "the benchmarks pin BLAS threads with threadpoolctl: pip install threadpoolctl"
+        ) from exc
+
+    loaded = [
+        importlib.import_module(m) for m in ("numpy", "scipy.linalg", "torch") if importlib.util.find_spec(m)
+    ]
+    _limits.append(threadpool_limits(limits=n))
+    record: dict[str, Any] = {"requested": n}
+    if any(m.__name__ == "torch" for m in loaded):
+        import torch
+
+        torch.set_num_threads(n)
+        record["torch"] = torch.get_num_threads()
+    record["pools"] = [
+        {key: pool.get(key) for key in ("internal_api", "version", "num_threads", "filepath")}
+        for pool in threadpool_info()
+    ]
+    return record
+
+
+# --- clocks ------------------------------------------------------------------------------
+
+
+def cuda_library(backend: str, device: str) -> str | None:
+    """The library whose CUDA events time this run: 'cupy', 'torch', or None on the CPU."""
+    if backend == "cupy":
+        return "cupy"
+    if backend == "torch" and device.startswith("cuda"):
+        return "torch"
+    return None
+
+
+def synchronize(gpu: str | None) -> None:
+    """Wait for every queued kernel of the device (both libraries' streams); no-op on the CPU."""
+    if gpu is None:
+        return
+    if gpu == "cupy":
+        import cupy
+
+        cupy.cuda.Device().synchronize()
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            torch.cuda.synchronize()
+
+
+def clock(gpu: str | None) -> Callable[..., tuple[float, Any]]:
+    """A timer ``timer(fn, *args) -> (seconds, fn(*args))``.
+
+    CPU: ``perf_counter`` around the call.  GPU: the device is synchronised
+    first (so earlier work is not charged), then a CUDA event pair is recorded
+    around the call on the current stream and the stop event is waited for; the
+    elapsed time is the device's, including any time it idled waiting for the
+    host to launch kernels.  Untested: no GPU was available when this was written.
+    """
+    if gpu is None:
+
+        def cpu(fn: Callable[..., Any], *args: Any) -> tuple[float, Any]:
+            start = time.perf_counter()
+            result = fn(*args)
+            return time.perf_counter() - start, result
+
+        return cpu
+
+    def cuda(fn: Callable[..., Any], *args: Any) -> tuple[float, Any]:
+        synchronize(gpu)
+        if gpu == "cupy":
+            import cupy
+
+            start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+            start.record()
+            result = fn(*args)
+            stop.record()
+            stop.synchronize()
+            return cupy.cuda.get_elapsed_time(start, stop) / 1e3, result
+        import torch
+
+        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        result = fn(*args)
+        stop.record()
+        stop.synchronize()
+        return start.elapsed_time(stop) / 1e3, result
+
+    return cuda
+
+
+def interleaved(
+    epochs: dict[str, Callable[[int], Any]], repeats: int, timer: Callable
+) -> dict[str, dict[str, list[float]]]:
+    """Time ``epochs[name](r)`` for r = 0..repeats, the contenders taking turns.
+
+    Epoch 0 of every contender is a warm-up and is not kept.  The order of the
+    contenders rotates from one repeat to the next, so no contender always runs
+    after the same neighbour.  Returns, per name, the seconds and the epoch
+    losses (each epoch returns its mean loss, read only after the clock stops).
+    """
+    names = list(epochs)
+    out: dict[str, dict[str, list[float]]] = {n: {"seconds": [], "loss": []} for n in names}
+    for r in range(repeats + 1):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            gc.collect()
+            seconds, loss = timer(epochs[name], r)
+            if r > 0:
+                out[name]["seconds"].append(seconds)
+                out[name]["loss"].append(float(loss) if loss is not None else float("nan"))
+    return out
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+# --- memory ------------------------------------------------------------------------------
+
+
+def _proc_status_kib(key: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise KeyError(key)
+
+
+def peak_memory(fn: Callable[[], Any], gpu: str | None) -> dict[str, Any]:
+    """Bytes by which one call of ``fn`` raises the peak memory above what is held before it.
+
+    ``gpu`` is None on the CPU, else the library whose allocator serves ``fn``.
+    CPU: the resident set size's high-water mark (Linux ``VmHWM``, reset
+    through ``/proc/self/clear_refs``) minus ``VmRSS`` before the call, after
+    ``malloc_trim`` has handed the C allocator's cached free memory back; run
+    it in a fresh process.  ``"cupy"``: the bytes the CuPy pool holds after the
+    call (it never frees during it, so an upper bound of the peak) minus those
+    in use before, its cached blocks freed first.  ``"torch"``:
+    ``torch.cuda.max_memory_allocated`` minus ``memory_allocated`` before.
+    """
+    gc.collect()
+    if gpu == "cupy":
+        import cupy
+
+        pool = cupy.get_default_memory_pool()
+        pool.free_all_blocks()
+        before = pool.used_bytes()
+        fn()
+        cupy.cuda.Device().synchronize()
+        return {"method": "cupy memory pool total_bytes", "growth_bytes": pool.total_bytes() - before}
+    if gpu == "torch":
+        import torch
+
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        growth = torch.cuda.max_memory_allocated() - before
+        return {"method": "torch.cuda.max_memory_allocated", "growth_bytes": growth}
+    try:  # hand memory that the C allocator keeps from earlier frees back to the system
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")  # resets VmHWM to the current VmRSS (Linux ≥ 4.0)
+    before = _proc_status_kib("VmRSS")
+    fn()
+    growth = 1024 * (_proc_status_kib("VmHWM") - before)
+    return {"method": "VmHWM - VmRSS (Linux RSS)", "growth_bytes": growth}
