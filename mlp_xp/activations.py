@@ -44,6 +44,13 @@ def softplus(xp: Any, z: Any) -> Any:
     return xp.maximum(z, 0.0) + xp.log1p(xp.exp(-xp.abs(z)))
 
 
+def relu_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
+    """ReLU'(ζ) ⊙ g: the 0/1 mask of ζ > 0 (not ``where``, which branches per element), times g."""
+    mask = xp.astype(z > 0, g.dtype)
+    mask *= g
+    return mask
+
+
 def softmax(xp: Any, z: Any) -> Any:
     """Row-wise softmax; the row maximum is subtracted first."""
     e = xp.exp(z - xp.max(z, axis=1, keepdims=True))
@@ -59,13 +66,13 @@ ACTIVATIONS: dict[str, Activation] = {
         Activation(
             "relu",
             lambda xp, z: xp.maximum(z, 0.0),
-            lambda xp, z, a, g: xp.where(z > 0, g, 0.0),
+            relu_vjp,
             init="he",
         ),
         Activation(
             "leaky_relu",
-            lambda xp, z: xp.where(z > 0, z, LEAKY_SLOPE * z),
-            lambda xp, z, a, g: xp.where(z > 0, g, LEAKY_SLOPE * g),
+            lambda xp, z: xp.maximum(z, LEAKY_SLOPE * z),
+            lambda xp, z, a, g: g * (LEAKY_SLOPE + (1.0 - LEAKY_SLOPE) * xp.astype(z > 0, g.dtype)),
             init="he",
         ),
         Activation("softplus", softplus, lambda xp, z, a, g: g * sigmoid(xp, z), init="he"),

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .activations import sigmoid, softmax, softplus
+from .activations import sigmoid, softplus
 
 HUBER_DELTA = 1.0
 
@@ -61,12 +61,17 @@ def _bce_fused(xp: Any, y: Any, z: Any) -> tuple[Any, Any]:
 
 
 def _ce_fused(xp: Any, y: Any, z: Any) -> tuple[Any, Any]:
-    """−Σ y log softmax(z) = Σ y (logsumexp(z) − z);  𝓑ᴸ = softmax(z) Σy − y."""
-    m = xp.max(z, axis=1, keepdims=True)
-    log_sum_exp = m + xp.log(xp.sum(xp.exp(z - m), axis=1, keepdims=True))
+    """−Σ y log softmax(z) = Σ y (logsumexp(z) − z);  𝓑ᴸ = softmax(z) Σy − y.
+
+    One exponential serves both: e = exp(z − max z), softmax = e / Σe and
+    logsumexp = max z + log Σe.
+    """
+    shifted = z - xp.max(z, axis=1, keepdims=True)
+    e = xp.exp(shifted)
+    total = xp.sum(e, axis=1, keepdims=True)
     mass = xp.sum(y, axis=1, keepdims=True)
-    value = xp.sum(y * (log_sum_exp - z), axis=1)
-    return value, softmax(xp, z) * mass - y
+    value = xp.sum(y * (xp.log(total) - shifted), axis=1)
+    return value, e * (mass / total) - y
 
 
 COSTS: dict[str, Cost] = {

@@ -72,9 +72,18 @@ def init_parameters(
 
 
 def forward(
-    xp: Any, weights: Sequence[Any], biases: Sequence[Any], phis: Sequence[Activation], x: Any
+    xp: Any,
+    weights: Sequence[Any],
+    biases: Sequence[Any],
+    phis: Sequence[Activation],
+    x: Any,
+    *,
+    output: bool = True,
 ) -> tuple[list[Any], list[Any]]:
     """Forward pass keeping ζʲ and αʲ: ``(zs, activations)``, ``activations[0] = x``.
+
+    ``output=False`` leaves αᴸ out (``activations[-1]`` is ``None``): a fused
+    cost reads the logits ζᴸ only (see ``is_fused``).
 
     Notes
     -----
@@ -82,20 +91,27 @@ def forward(
     """
     zs, activations = [], [x]
     for W, b, phi in zip(weights, biases, phis):
-        z = activations[-1] @ W + b
+        z = activations[-1] @ W
+        z += b  # in place on the new product (a new array where arrays are immutable)
         zs.append(z)
-        activations.append(phi.value(xp, z))
+        activations.append(phi.value(xp, z) if output or len(zs) < len(phis) else None)
     return zs, activations
+
+
+def is_fused(phi: Activation, cost: Cost) -> bool:
+    """Whether ``cost`` computes 𝓑ᴸ from the logits for the output activation ``phi``
+    (softmax + cross-entropy, sigmoid + binary cross-entropy)."""
+    return cost.fused is not None and cost.output_activation == phi.name
 
 
 def output_error(xp: Any, phi: Activation, cost: Cost, z: Any, a: Any, y: Any) -> tuple[Any, Any]:
     """Per-sample costs and 𝓑ᴸ = Φ'(ζᴸ) ⊙ ∇C(αᴸ, ρ) (not yet divided by N).
 
     Uses the cost's fused, logit-based form when the output activation is the
-    one it was made for (softmax + cross-entropy, sigmoid + binary
-    cross-entropy); otherwise the general vector–Jacobian product.
+    one it was made for (``is_fused``; ``a`` is then not read); otherwise the
+    general vector–Jacobian product.
     """
-    if cost.fused is not None and cost.output_activation == phi.name:
+    if is_fused(phi, cost):
         return cost.fused(xp, y, z)
     return cost.value(xp, y, a), phi.vjp(xp, z, a, cost.grad(xp, y, a))
 

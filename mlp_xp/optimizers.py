@@ -1,4 +1,4 @@
-"""Optimizers and learning-rate schedules.
+"""Optimizers: SGD (with momentum), Adam and a line search.
 
 An optimizer is a small object with explicit state (the optax pattern):
 ``state = opt.init(params)`` and ``params, state = opt.step(params, grads,
@@ -9,10 +9,16 @@ needs these two methods.  An optimizer whose class sets ``needs_objective =
 True`` (the line search) is called ``step(params, grads, state, lr,
 value=𝓔(θ), objective=θ ↦ 𝓔(θ))`` on the batch objective.
 
-Updates are functional (new arrays, no in-place writes), so they run on every
-Array API library; state is ``None`` or a dict of lists of arrays, ints and
-floats.  The built-ins are frozen dataclasses of their hyper-parameters,
-registered by name in ``OPTIMIZERS``; ``optimizer_config`` and
+``step`` is functional: it returns new arrays and leaves its arguments
+untouched.  The built-ins also offer ``update``, the same step written in place
+on the lists it is given (``params[i] -= η g``), which ``fit`` calls on working
+copies it makes once per epoch; ``step`` is ``update`` applied to copies, so
+the two cannot disagree.  In-place operators fall back to new arrays on a
+library whose arrays are immutable, so ``update`` runs on every Array API
+library.  State is ``None`` or a dict of lists of arrays, ints and floats.
+
+The built-ins are frozen dataclasses of their hyper-parameters, registered by
+name in ``OPTIMIZERS``; ``optimizer_config`` and
 ``optimizer_from_config`` turn them into JSON-able dicts and back.
 """
 
@@ -38,8 +44,37 @@ class Optimizer(Protocol):
     ) -> tuple[list[Any], Any]: ...
 
 
+def copy_tree(tree: Any) -> Any:
+    """A copy of parameters or optimizer state: lists and dicts rebuilt, arrays copied."""
+    if isinstance(tree, dict):
+        return {key: copy_tree(value) for key, value in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return [copy_tree(value) for value in tree]
+    if tree is None or isinstance(tree, (int, float)):
+        return tree
+    return namespace_of(tree).asarray(tree, copy=True)
+
+
+class InPlaceStep:
+    """``step`` as ``update`` on copies, for optimizers written in place."""
+
+    update: Callable[..., tuple[list[Any], Any]]
+
+    def step(
+        self, params: Sequence[Any], grads: Sequence[Any], state: Any, lr: float
+    ) -> tuple[list[Any], Any]:
+        """θ, state ↦ the updated θ and state, as new arrays; the arguments are not modified."""
+        return self.update(copy_tree(params), grads, copy_tree(state), lr)
+
+
+def owned_step(optimizer: Any) -> Callable[..., tuple[list[Any], Any]]:
+    """The step for parameters and state that the caller owns and lets change:
+    ``update`` where ``step`` is ``InPlaceStep.step`` (not overridden), else ``step``."""
+    return optimizer.update if getattr(type(optimizer), "step", None) is InPlaceStep.step else optimizer.step
+
+
 @dataclass(frozen=True)
-class SGD:
+class SGD(InPlaceStep):
     """Stochastic gradient descent, with optional (Nesterov) momentum.
 
     Parameters
@@ -77,22 +112,21 @@ class SGD:
         xp = namespace_of(params[0])
         return {"velocity": [xp.zeros_like(p) for p in params]}
 
-    def step(
-        self, params: Sequence[Any], grads: Sequence[Any], state: Any, lr: float
-    ) -> tuple[list[Any], Any]:
-        if self.momentum == 0.0:
-            return [p - lr * g for p, g in zip(params, grads)], state
-        mu = self.momentum
-        velocity = [mu * v - lr * g for v, g in zip(state["velocity"], grads)]
-        if self.nesterov:
-            params = [p + (mu * v - lr * g) for p, v, g in zip(params, velocity, grads)]
-        else:
-            params = [p + v for p, v in zip(params, velocity)]
-        return params, {"velocity": velocity}
+    def update(self, params: list[Any], grads: Sequence[Any], state: Any, lr: float) -> tuple[list[Any], Any]:
+        """``step`` in place on ``params`` and ``state``; returns them."""
+        for i, g in enumerate(grads):
+            if self.momentum == 0.0:
+                params[i] -= lr * g
+                continue
+            velocity = state["velocity"]
+            velocity[i] *= self.momentum
+            velocity[i] -= lr * g
+            params[i] += self.momentum * velocity[i] - lr * g if self.nesterov else velocity[i]
+        return params, state
 
 
 @dataclass(frozen=True)
-class Adam:
+class Adam(InPlaceStep):
     """Adam (Kingma & Ba), as scikit-learn's ``AdamOptimizer``.
 
     Parameters
@@ -126,16 +160,21 @@ class Adam:
         xp = namespace_of(params[0])
         return {"m": [xp.zeros_like(p) for p in params], "v": [xp.zeros_like(p) for p in params], "t": 0}
 
-    def step(
-        self, params: Sequence[Any], grads: Sequence[Any], state: dict[str, Any], lr: float
+    def update(
+        self, params: list[Any], grads: Sequence[Any], state: dict[str, Any], lr: float
     ) -> tuple[list[Any], dict[str, Any]]:
+        """``step`` in place on ``params`` and ``state``; returns them."""
         xp = namespace_of(params[0])
-        b1, b2, t = self.beta1, self.beta2, state["t"] + 1
-        m = [b1 * m + (1 - b1) * g for m, g in zip(state["m"], grads)]
-        v = [b2 * v + (1 - b2) * (g * g) for v, g in zip(state["v"], grads)]
-        lr_t = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
-        params = [p - lr_t * mi / (xp.sqrt(vi) + self.eps) for p, mi, vi in zip(params, m, v)]
-        return params, {"m": m, "v": v, "t": t}
+        b1, b2, m, v = self.beta1, self.beta2, state["m"], state["v"]
+        state["t"] += 1
+        lr_t = lr * math.sqrt(1 - b2 ** state["t"]) / (1 - b1 ** state["t"])
+        for i, g in enumerate(grads):
+            m[i] *= b1
+            m[i] += (1 - b1) * g
+            v[i] *= b2
+            v[i] += (1 - b2) * (g * g)
+            params[i] -= lr_t * m[i] / (xp.sqrt(v[i]) + self.eps)
+        return params, state
 
 
 @dataclass(frozen=True)

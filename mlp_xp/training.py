@@ -7,6 +7,11 @@ uniformly with replacement, as the seeds write it.  Batch orders are drawn on
 the host and moved to the device once per epoch.  The loss is summed on the
 device; once per epoch one transfer brings back the loss, a finiteness probe
 of the parameters, the layers' gradient norms and the validation results.
+
+Each epoch updates copies of the parameters and optimizer state, in place
+where the optimizer is written so (``owned_step``); the model takes them over
+when the epoch ends with finite values, so arrays handed out earlier never
+change.  With a fused cost the output activation is not evaluated.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from ._backend import host_floats, quiet_overflow
 from .costs import Cost
 from .history import EarlyStopping, History
 from .metrics import score
-from .network import backward, forward, output_error
+from .network import backward, forward, is_fused, output_error
+from .optimizers import copy_tree, owned_step
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,8 @@ def _epochs(model: Any, data: TrainingData, cost: Cost, config: FitConfig, rng: 
     history, stopper = History(), _Stopper(config.early_stopping)
     for epoch in range(config.epochs):
         started = time.perf_counter()
+        # Working copies, updated in place: the model's arrays change only once the epoch is finite.
+        params, state = copy_tree(params), copy_tree(state)
         loss_sum, weight_sum = 0.0, 0.0
         for rows in batches(xp, model.device, rng, data.x.shape[0], config.batch_size, config.sampling):
             xb, yb, wb = _take(xp, rows, data)
@@ -144,7 +152,8 @@ def _update(
     with penalty, its total weight, and ∇Ω for the diagnostics.
     """
     xp, n_layers, weights = model.xp, len(model.weights), params[: len(model.weights)]
-    zs, activations = forward(xp, weights, params[n_layers:], model.phis, xb)
+    fused = is_fused(model.phis[-1], cost)
+    zs, activations = forward(xp, weights, params[n_layers:], model.phis, xb, output=not fused)
     losses, dW, db = backward(xp, weights, model.phis, zs, activations, yb, cost, wb)
     loss, weight = _batch_cost(xp, losses, wb, weights, config.alpha)
     if config.alpha:
@@ -167,8 +176,8 @@ def _update(
         params, state = optimizer.step(
             params, grads, state, lr, value=float(loss) / float(weight), objective=objective
         )
-    else:
-        params, state = optimizer.step(params, grads, state, lr)
+    else:  # in place on the epoch's working copies where the optimizer can
+        params, state = owned_step(optimizer)(params, grads, state, lr)
     return list(params), state, loss, weight, dW
 
 

@@ -1,0 +1,160 @@
+"""The lean training loop gives the plain path's results, bit for bit.
+
+``fit`` updates working copies in place, skips the output activation when a
+fused cost reads the logits, and uses a mask product for ReLU'.  Each test
+runs the accelerated path and the plain, functional one on every backend and
+asks for equal arrays, not close ones.
+"""
+
+import numpy as np
+import pytest
+from conftest import host, parameters
+
+import mlp_xp
+from mlp_xp._validation import as_features
+from mlp_xp.activations import ACTIVATIONS
+from mlp_xp.costs import get_cost
+from mlp_xp.network import backward, forward
+from mlp_xp.optimizers import SGD, Adam, copy_tree, owned_step
+
+OPTIMIZERS = [SGD(), SGD(momentum=0.9), SGD(momentum=0.9, nesterov=True), Adam()]
+OPTIMIZER_IDS = ["sgd", "momentum", "nesterov", "adam"]
+
+
+class Functional:
+    """A built-in optimizer seen through ``init`` and ``step`` only: fit's plain path."""
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+
+    def init(self, params):
+        return self.optimizer.init(params)
+
+    def step(self, params, grads, state, lr):
+        return self.optimizer.step(params, grads, state, lr)
+
+
+def assert_equal_arrays(got, want):
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(host(a), host(b))
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=OPTIMIZER_IDS)
+def test_update_in_place_equals_step(optimizer, xp, device, rng):
+    params = [xp.asarray(rng.normal(size=s), device=device) for s in [(3, 2), (2,)]]
+    state = optimizer.init(params)
+    for _ in range(3):
+        grads = [xp.asarray(rng.normal(size=p.shape), device=device) for p in params]
+        stepped, stepped_state = optimizer.step(params, grads, state, 0.05)
+        working, working_state = copy_tree(params), copy_tree(state)
+        updated, updated_state = optimizer.update(working, grads, working_state, 0.05)
+        assert updated is working and updated_state is working_state
+        assert_equal_arrays(updated, stepped)
+        for key in stepped_state or {}:
+            if isinstance(stepped_state[key], list):
+                assert_equal_arrays(updated_state[key], stepped_state[key])
+            else:
+                assert updated_state[key] == stepped_state[key]
+        params, state = stepped, stepped_state
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=OPTIMIZER_IDS)
+@pytest.mark.parametrize("options", [{}, {"alpha": 1e-2, "clip_norm": 0.5}], ids=["plain", "l2-clip"])
+def test_fit_in_place_equals_the_functional_fit(optimizer, options, make_mlp, rng):
+    x, labels = rng.normal(size=(40, 4)), rng.integers(0, 3, size=40)
+    fast, plain = (
+        make_mlp([4, 6, 5, 3], "relu", "softmax", seed=1),
+        make_mlp([4, 6, 5, 3], "relu", "softmax", seed=1),
+    )
+    functional = Functional(optimizer)
+    assert owned_step(optimizer) == optimizer.update
+    assert owned_step(functional) == functional.step
+    kwargs = dict(loss="cross_entropy", lr=0.05, batch_size=8, epochs=3, seed=2, **options)
+    fast_history = fast.fit(x, labels, optimizer=optimizer, **kwargs)
+    plain_history = plain.fit(x, labels, optimizer=functional, **kwargs)
+    assert_equal_arrays(parameters(fast), parameters(plain))
+    assert fast_history.loss == plain_history.loss
+
+
+def test_a_subclass_that_overrides_step_is_called_through_step():
+    class Halved(SGD):
+        def step(self, params, grads, state, lr):
+            return super().step(params, grads, state, lr / 2)
+
+    halved, sgd = Halved(), SGD()
+    assert owned_step(halved) == halved.step
+    assert owned_step(sgd) == sgd.update
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", SGD(momentum=0.9), "adam"], ids=["sgd", "momentum", "adam"])
+def test_fit_never_writes_into_arrays_it_has_handed_out(optimizer, make_mlp, rng):
+    """In-place updates touch only fit's own working copies: the arrays the model held
+    before fit, those a callback saw after epoch 1 and the optimizer state of an
+    earlier fit keep their values."""
+    x, y = rng.normal(size=(24, 3)), rng.normal(size=(24, 2))
+    model = make_mlp([3, 5, 2], "tanh", seed=0)
+    model.fit(x, y, optimizer=optimizer, lr=0.05, batch_size=6, epochs=1)
+    held = [*model.weights, *model.biases]
+    state = model.optimizer_state
+    held_state = [] if state is None else [a for v in state.values() if isinstance(v, list) for a in v]
+    seen = []
+    model.fit(
+        x, y, optimizer=optimizer, lr=0.05, batch_size=6, epochs=3, resume=True,
+        callbacks=lambda m, h: seen.extend([*m.weights, *m.biases]) if h.n_epochs == 1 else None,
+    )  # fmt: skip
+    snapshots = [(a, host(a).copy()) for a in [*held, *held_state]]
+    seen_snapshots = [host(a).copy() for a in seen]
+    assert_equal_arrays(seen, seen_snapshots)  # the callback's arrays: not touched by epochs 2 and 3
+    for array, before in snapshots:
+        np.testing.assert_array_equal(host(array), before)
+    assert not any(np.array_equal(host(a), host(b)) for a, b in zip(held[:1], model.weights[:1]))
+
+
+@pytest.mark.parametrize(
+    ("output_activation", "loss", "n_out"),
+    [("softmax", "cross_entropy", 3), ("sigmoid", "binary_cross_entropy", 2)],
+)
+def test_forward_without_the_output_activation_gives_the_same_gradients(
+    output_activation, loss, n_out, make_mlp, rng
+):
+    model = make_mlp([4, 5, n_out], "relu", output_activation, seed=0)
+    xp, cost = model.xp, get_cost(loss)
+    x = xp.asarray(rng.normal(size=(7, 4)), dtype=model.dtype, device=model.device)
+    y = xp.asarray(np.eye(n_out)[rng.integers(0, n_out, size=7)], dtype=model.dtype, device=model.device)
+    full = forward(xp, model.weights, model.biases, model.phis, x)
+    lean = forward(xp, model.weights, model.biases, model.phis, x, output=False)
+    assert lean[1][-1] is None
+    assert_equal_arrays(lean[0], full[0])
+    assert_equal_arrays(lean[1][:-1], full[1][:-1])
+    losses, dW, db = backward(xp, model.weights, model.phis, *full, y, cost)
+    lean_losses, lean_dW, lean_db = backward(xp, model.weights, model.phis, *lean, y, cost)
+    assert_equal_arrays([lean_losses, *lean_dW, *lean_db], [losses, *dW, *db])
+
+
+def test_relu_family_masks_equal_their_where_forms(xp, device, rng):
+    """ReLU'(ζ) ⊙ g as a 0/1 mask product equals where(ζ > 0, g, 0), with ReLU'(0) = 0;
+    leaky ReLU as max(ζ, sζ) equals where(ζ > 0, ζ, sζ)."""
+    values = np.concatenate([rng.normal(size=20), [0.0, -0.0, 1e-30, -1e-30, 1e30, -1e30]])
+    z = xp.asarray(values, device=device)
+    g = xp.asarray(rng.normal(size=values.shape), device=device)
+    relu, leaky = ACTIVATIONS["relu"], ACTIVATIONS["leaky_relu"]
+    positive = host(z) > 0
+    slope = mlp_xp.activations.LEAKY_SLOPE
+    np.testing.assert_array_equal(
+        host(relu.vjp(xp, z, relu.value(xp, z), g)), np.where(positive, host(g), 0.0)
+    )
+    np.testing.assert_array_equal(host(leaky.value(xp, z)), np.where(positive, values, slope * values))
+    np.testing.assert_array_equal(
+        host(leaky.vjp(xp, z, leaky.value(xp, z), g)), np.where(positive, host(g), slope * host(g))
+    )
+
+
+def test_data_of_the_model_dtype_is_not_copied(backend, xp, device, rng):
+    """NumPy and torch hand back the caller's array itself (array_api_strict wraps it anew)."""
+    x = xp.asarray(rng.normal(size=(5, 3)), dtype=xp.float32, device=device)
+    same = as_features(xp, x, 3, xp.float32, device)
+    assert same is x or backend == "array_api_strict"
+    np.testing.assert_array_equal(host(same), host(x))
+    converted = as_features(xp, x, 3, xp.float64, device)
+    assert converted.dtype == xp.float64
