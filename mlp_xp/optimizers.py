@@ -11,9 +11,10 @@ value=𝓔(θ), objective=θ ↦ 𝓔(θ))`` on the batch objective.
 
 ``step`` is functional: it returns new arrays and leaves its arguments
 untouched.  The built-ins also offer ``update``, the same step written in place
-on the lists it is given (``params[i] -= η g``), which ``fit`` calls on working
-copies it makes once per epoch; ``step`` is ``update`` applied to copies, so
-the two cannot disagree.  In-place operators fall back to new arrays on a
+on the lists it is given (``params[i] -= η g``), free to use the gradients as
+scratch space; ``fit`` calls it on working copies it makes once per epoch, and
+on gradients it owns.  ``step`` is ``update`` applied to copies, so the two
+cannot disagree.  In-place operators fall back to new arrays on a
 library whose arrays are immutable, so ``update`` runs on every Array API
 library.  State is ``None`` or a dict of lists of arrays, ints and floats.
 
@@ -64,7 +65,7 @@ class InPlaceStep:
         self, params: Sequence[Any], grads: Sequence[Any], state: Any, lr: float
     ) -> tuple[list[Any], Any]:
         """θ, state ↦ the updated θ and state, as new arrays; the arguments are not modified."""
-        return self.update(copy_tree(params), grads, copy_tree(state), lr)
+        return self.update(copy_tree(params), copy_tree(grads), copy_tree(state), lr)
 
 
 def owned_step(optimizer: Any) -> Callable[..., tuple[list[Any], Any]]:
@@ -113,15 +114,16 @@ class SGD(InPlaceStep):
         return {"velocity": [xp.zeros_like(p) for p in params]}
 
     def update(self, params: list[Any], grads: Sequence[Any], state: Any, lr: float) -> tuple[list[Any], Any]:
-        """``step`` in place on ``params`` and ``state``; returns them."""
+        """``step`` in place on ``params`` and ``state``, overwriting ``grads`` with η g; returns them."""
         for i, g in enumerate(grads):
+            g *= lr
             if self.momentum == 0.0:
-                params[i] -= lr * g
+                params[i] -= g
                 continue
             velocity = state["velocity"]
             velocity[i] *= self.momentum
-            velocity[i] -= lr * g
-            params[i] += self.momentum * velocity[i] - lr * g if self.nesterov else velocity[i]
+            velocity[i] -= g
+            params[i] += self.momentum * velocity[i] - g if self.nesterov else velocity[i]
         return params, state
 
 
@@ -163,7 +165,7 @@ class Adam(InPlaceStep):
     def update(
         self, params: list[Any], grads: Sequence[Any], state: dict[str, Any], lr: float
     ) -> tuple[list[Any], dict[str, Any]]:
-        """``step`` in place on ``params`` and ``state``; returns them."""
+        """``step`` in place on ``params`` and ``state`` (``grads`` are only read); returns them."""
         xp = namespace_of(params[0])
         b1, b2, m, v = self.beta1, self.beta2, state["m"], state["v"]
         state["t"] += 1

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,24 +59,20 @@ class TrainingData:
     y_val: Any = None
 
 
-def batches(xp: Any, device: Any, rng: Any, n: int, batch_size: int | None, sampling: str) -> Iterator[Any]:
-    """One epoch's batches: device index arrays, slices (``"sequential"``), or
-    ``None`` for all rows."""
+def batches(xp: Any, device: Any, rng: Any, n: int, batch_size: int | None, sampling: str) -> list[Any]:
+    """One epoch's batches: device index arrays (views of one order moved to the
+    device once), slices (``"sequential"``), or ``[None]`` for all rows."""
     if batch_size is None or (batch_size >= n and sampling != "uniform"):
-        yield None
-        return
+        return [None]
     if sampling == "sequential":
-        for start in range(0, n, batch_size):
-            yield slice(start, min(start + batch_size, n))
-        return
+        return [slice(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
     if sampling == "shuffle":
         order = rng.permutation(n)
     else:
         order = rng.integers(0, n, size=math.ceil(n / batch_size) * batch_size)
     total = order.shape[0]
     order = xp.asarray(order, device=device)
-    for start in range(0, total, batch_size):
-        yield order[start : min(start + batch_size, total)]
+    return [order[start : min(start + batch_size, total)] for start in range(0, total, batch_size)]
 
 
 def train(model: Any, data: TrainingData, cost: Cost, config: FitConfig, rng: Any) -> History:
@@ -99,11 +95,14 @@ def _epochs(model: Any, data: TrainingData, cost: Cost, config: FitConfig, rng: 
         # Working copies, updated in place: the model's arrays change only once the epoch is finite.
         params, state = copy_tree(params), copy_tree(state)
         loss_sum, weight_sum = 0.0, 0.0
-        for rows in batches(xp, model.device, rng, data.x.shape[0], config.batch_size, config.sampling):
-            xb, yb, wb = _take(xp, rows, data)
-            params, state, loss, weight, dW = _update(model, params, state, xb, yb, wb, cost, config, step)
+        epoch_batches = batches(xp, model.device, rng, data.x.shape[0], config.batch_size, config.sampling)
+        for k, rows in enumerate(epoch_batches):
+            last = k == len(epoch_batches) - 1  # its gradient norms go to the History
+            params, state, loss, weight, norms = _update(
+                model, params, state, _take(xp, rows, data), cost, config, step, diagnose=last
+            )
             loss_sum, weight_sum, step = loss_sum + loss, weight_sum + weight, step + 1
-        if not _end_epoch(model, data, cost, history, params, loss_sum, weight_sum, dW):
+        if not _end_epoch(model, data, cost, history, params, loss_sum, weight_sum, norms):
             _diverged(config.on_divergence, epoch)
             break
         model.weights[:], model.biases[:] = params[:n_layers], params[n_layers:]
@@ -139,19 +138,22 @@ def _update(
     model: Any,
     params: list[Any],
     state: Any,
-    xb: Any,
-    yb: Any,
-    wb: Any,
+    batch: tuple[Any, Any, Any],
     cost: Cost,
     config: FitConfig,
     step: int,
-) -> tuple[list[Any], Any, Any, Any, list[Any]]:
-    """One update on a batch: backpropagation, L2 penalty, clipping, the optimizer's step.
+    *,
+    diagnose: bool = False,
+) -> tuple[list[Any], Any, Any, Any, list[Any] | None]:
+    """One update on a batch ``(x, y, sample weights or None)``: backpropagation,
+    L2 penalty, clipping, the optimizer's step.
 
     Returns the new parameters and state, the batch's summed (weighted) cost
-    with penalty, its total weight, and ∇Ω for the diagnostics.
+    with penalty, its total weight, and with ``diagnose`` the norms ‖∇Ωʲ‖ as
+    0-d device arrays (taken before the step, which may overwrite ∇Ω).
     """
-    xp, n_layers, weights = model.xp, len(model.weights), params[: len(model.weights)]
+    (xb, yb, wb), xp, n_layers = batch, model.xp, len(model.weights)
+    weights = params[:n_layers]
     fused = is_fused(model.phis[-1], cost)
     zs, activations = forward(xp, weights, params[n_layers:], model.phis, xb, output=not fused)
     losses, dW, db = backward(xp, weights, model.phis, zs, activations, yb, cost, wb)
@@ -159,6 +161,7 @@ def _update(
     if config.alpha:
         # ∇[(α / 2Σw) Σ‖Ω‖²] = α Ω / Σw, as scikit-learn.
         dW = [g + (config.alpha / _nonzero(xp, weight)) * W for g, W in zip(dW, weights)]
+    norms = [xp.sqrt(xp.sum(g * g)) for g in dW] if diagnose else None
     grads = [*dW, *db]
     if config.clip_norm is not None:
         norm = xp.sqrt(sum(xp.sum(g * g) for g in grads))
@@ -176,9 +179,9 @@ def _update(
         params, state = optimizer.step(
             params, grads, state, lr, value=float(loss) / float(weight), objective=objective
         )
-    else:  # in place on the epoch's working copies where the optimizer can
+    else:  # in place on the epoch's working copies (and on grads) where the optimizer can
         params, state = owned_step(optimizer)(params, grads, state, lr)
-    return list(params), state, loss, weight, dW
+    return list(params), state, loss, weight, norms
 
 
 def _batch_cost(xp: Any, losses: Any, wb: Any, weights: list[Any], alpha: float) -> tuple[Any, Any]:
@@ -208,14 +211,14 @@ def _end_epoch(
     params: list[Any],
     loss_sum: Any,
     weight_sum: Any,
-    dW: list[Any],
+    norms: list[Any],
 ) -> bool:
     """Record the epoch from one device→host transfer; False if it diverged."""
     xp, n_layers = model.xp, len(model.weights)
     # 0·Σθ is NaN when any parameter is not finite, and 0 otherwise.
     probe = sum(0.0 * xp.sum(p) for p in params)
     values = [loss_sum / weight_sum + probe]
-    values += [xp.sqrt(xp.sum(g * g)) for g in dW]
+    values += norms
     if data.x_val is not None:
         zs, activations = forward(xp, params[:n_layers], params[n_layers:], model.phis, data.x_val)
         val_losses = output_error(xp, model.phis[-1], cost, zs[-1], activations[-1], data.y_val)[0]

@@ -158,3 +158,19 @@ def test_data_of_the_model_dtype_is_not_copied(backend, xp, device, rng):
     np.testing.assert_array_equal(host(same), host(x))
     converted = as_features(xp, x, 3, xp.float64, device)
     assert converted.dtype == xp.float64
+
+
+def test_recorded_gradient_norms_are_the_last_batch_s_before_its_update(make_mlp, rng):
+    """The update may overwrite the gradients with η g: the norms are read before it."""
+    x, y = rng.normal(size=(10, 3)), rng.normal(size=(10, 2))
+    model, reference = (
+        make_mlp([3, 4, 2], "tanh", dtype="float64", seed=1),
+        make_mlp([3, 4, 2], "tanh", dtype="float64", seed=1),
+    )
+    options = dict(lr=0.1, batch_size=4, sampling="sequential", epochs=1)
+    model.fit(x, y, **options)  # batches: rows 0-3, 4-7, 8-9
+    reference.fit(x[:8], y[:8], **options)  # the same first two updates
+    _, dW, _ = reference.gradients(x[8:], y[8:], "mse")
+    assert model.history.layer_grad_norms[0] == pytest.approx(
+        [np.linalg.norm(host(g)) for g in dW], rel=1e-12
+    )
