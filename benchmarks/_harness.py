@@ -203,7 +203,8 @@ def _proc_status_kib(key: str) -> int:
 
 
 def peak_memory(fn: Callable[[], Any], gpu: str | None) -> dict[str, Any]:
-    """Bytes by which one call of ``fn`` raises the peak memory above what is held before it.
+    """Bytes by which one call of ``fn`` raises the peak memory above what is held before
+    it (``growth_bytes``), and by which it leaves the memory held raised (``retained_bytes``).
 
     ``gpu`` is None on the CPU, else the library whose allocator serves ``fn``.
     CPU: the resident set size's high-water mark (Linux ``VmHWM``, reset
@@ -211,7 +212,8 @@ def peak_memory(fn: Callable[[], Any], gpu: str | None) -> dict[str, Any]:
     ``malloc_trim`` has handed the C allocator's cached free memory back; run
     it in a fresh process.  ``"cupy"``: the bytes the CuPy pool holds after the
     call (it never frees during it, so an upper bound of the peak) minus those
-    in use before, its cached blocks freed first.  ``"torch"``:
+    in use before, its cached blocks freed first.  ``retained_bytes`` is read
+    after a garbage collection and ``malloc_trim``.  ``"torch"``:
     ``torch.cuda.max_memory_allocated`` minus ``memory_allocated`` before.
     """
     gc.collect()
@@ -223,7 +225,11 @@ def peak_memory(fn: Callable[[], Any], gpu: str | None) -> dict[str, Any]:
         before = pool.used_bytes()
         fn()
         cupy.cuda.Device().synchronize()
-        return {"method": "cupy memory pool total_bytes", "growth_bytes": pool.total_bytes() - before}
+        return {
+            "method": "cupy memory pool total_bytes",
+            "growth_bytes": pool.total_bytes() - before,
+            "retained_bytes": pool.used_bytes() - before,
+        }
     if gpu == "torch":
         import torch
 
@@ -233,14 +239,27 @@ def peak_memory(fn: Callable[[], Any], gpu: str | None) -> dict[str, Any]:
         fn()
         torch.cuda.synchronize()
         growth = torch.cuda.max_memory_allocated() - before
-        return {"method": "torch.cuda.max_memory_allocated", "growth_bytes": growth}
-    try:  # hand memory that the C allocator keeps from earlier frees back to the system
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
+        retained = torch.cuda.memory_allocated() - before
+        return {
+            "method": "torch.cuda.max_memory_allocated",
+            "growth_bytes": growth,
+            "retained_bytes": retained,
+        }
+    _trim()
     with open("/proc/self/clear_refs", "w") as clear:
         clear.write("5")  # resets VmHWM to the current VmRSS (Linux ≥ 4.0)
     before = _proc_status_kib("VmRSS")
     fn()
     growth = 1024 * (_proc_status_kib("VmHWM") - before)
-    return {"method": "VmHWM - VmRSS (Linux RSS)", "growth_bytes": growth}
+    _trim()
+    retained = 1024 * (_proc_status_kib("VmRSS") - before)
+    return {"method": "VmHWM - VmRSS (Linux RSS)", "growth_bytes": growth, "retained_bytes": retained}
+
+
+def _trim() -> None:
+    """Hand memory that the C allocator keeps from earlier frees back to the system."""
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass

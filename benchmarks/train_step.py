@@ -18,7 +18,8 @@ weights on the same data, resident on the device, in the same batch order
    one warm-up epoch then ``--repeats`` timed epochs each (medians kept); the
    number of steps is chosen so that an epoch of the native loop lasts about
    ``--epoch-seconds``;
-3. measures each contender's peak memory during one epoch in a fresh process
+3. measures each contender's peak memory during its first epoch in a fresh
+   process, and during the three epochs after it, to see that it stays flat
    (Linux; not in sweeps).
 
 One step costs 6·B·Σ n_{j−1}n_j FLOPs (three matrix products per layer); the
@@ -205,7 +206,10 @@ def run_probe(args: argparse.Namespace, gpu: str | None) -> None:
     p = problem(args, tuple(int(n) for n in args.sizes.split(",")), args.batch_size[0], args.steps)
     contender = make(args.probe, p)
     allocator = None if gpu is None else contender.library  # the CuPy pool or PyTorch's allocator
-    print(json.dumps(h.peak_memory(lambda: float(contender.epoch(0)), allocator)))
+    first = h.peak_memory(lambda: float(contender.epoch(0)), allocator)
+    later = h.peak_memory(lambda: [float(contender.epoch(r)) for r in (1, 2, 3)], allocator)
+    # the peak of epochs 2-4 above the memory held before epoch 1: flat if it is not above epoch 1's
+    print(json.dumps({**first, "later_growth_bytes": first["retained_bytes"] + later["growth_bytes"]}))
 
 
 def run_configuration(args: argparse.Namespace, config: Config, gpu: str | None) -> list[dict[str, Any]]:
@@ -276,6 +280,9 @@ def result_row(
         "peak_mib": None if peak is None else peak / 2**20,
         "need_mib": need / 2**20,
         "memory_ratio": None if peak is None else peak / need,
+        "memory_later_ratio": None
+        if memory is None
+        else memory["later_growth_bytes"] / memory["growth_bytes"],
         "load_average": os.getloadavg(),
     }
     if "native" in timings and name in ("mlp_xp", LOOP, "torch", "torch_graph"):
@@ -290,6 +297,11 @@ def result_row(
     if name == "mlp_xp":  # validation, conversion and one-hot encoding of (x, y), once per call
         row["fit_overhead_s"] = h.median(timings[name]["seconds"]) - h.median(timings[LOOP]["seconds"])
     return row
+
+
+def later_ratio(memory: dict[str, Any] | None) -> float | None:
+    """Peak of epochs 2-4 ÷ peak of epoch 1 (both above the memory held before epoch 1)."""
+    return None if memory is None else memory["later_growth_bytes"] / max(memory["growth_bytes"], 1)
 
 
 def main(argv: list[str] | None = None) -> None:
