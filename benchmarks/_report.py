@@ -85,6 +85,7 @@ def device_slug(env: dict[str, Any]) -> str:
 
 COLUMNS = (
     ("workload", "workload", "{}"),
+    ("backend", "backend", "{}"),
     ("layers", "layers", "{}"),
     ("B", "batch", "{}"),
     ("N", "n", "{}"),
@@ -143,7 +144,8 @@ TARGETS = (
 
 def targets_markdown(rows: Sequence[dict[str, Any]]) -> str:
     """The CPU targets of issue 3 against the measured rows (workload runs on the CPU only)."""
-    lines = ["| workload | B | dtype | target | measured | met |", "|---|---:|---|---|---:|---|"]
+    lines = ["| workload | backend | B | dtype | target | measured | met |"]
+    lines.append("|---|---|---:|---|---|---:|---|")
     for row in rows:
         if row["device"] != "cpu" or row["sweep"] is not None or row["workload"] is None:
             continue
@@ -155,8 +157,8 @@ def targets_markdown(rows: Sequence[dict[str, Any]]) -> str:
             value = row[metric]
             met = value >= bound if kind == "min" else value <= bound
             lines.append(
-                f"| {row['workload']} | {row['batch']} | {row['dtype']} | {label} | {value:.2f} | "
-                f"{'yes' if met else '**no**'} |"
+                f"| {row['workload']} | {row['backend']} | {row['batch']} | {row['dtype']} | {label} | "
+                f"{value:.2f} | {'yes' if met else '**no**'} |"
             )
     return "## Targets (issue 3, CPU)\n\n" + "\n".join(lines) + "\n"
 
