@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ._registry import check_new_name
+
 LEAKY_SLOPE = 0.01
 
 
@@ -114,10 +116,7 @@ def register_activation(
     Backpropagation needs only 𝓑ʲ = Φ'(ζʲ) ⊙ (Ωʲ⁺¹ 𝓑ʲ⁺¹) (seed 003): with a
     ``derivative`` the vjp is ``derivative(xp, z, a) * g``.
     """
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name must be a non-empty str, got {name!r}")
-    if name in ACTIVATIONS:
-        raise ValueError(f"an activation named {name!r} exists already")
+    check_new_name(name, ACTIVATIONS, "an activation")
     if not callable(value):
         raise TypeError(f"value must be a callable (xp, z) -> Φ(z), got {value!r}")
     if (derivative is None) == (vjp is None):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ._registry import check_new_name
 from .activations import sigmoid, softplus
 
 HUBER_DELTA = 1.0
@@ -145,10 +146,7 @@ def register_cost(
     -----
     Backpropagation starts from 𝓑ᴸ = Φ'(ζᴸ) ⊙ ∇C (seed 003): ``grad`` is ∇C.
     """
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name must be a non-empty str, got {name!r}")
-    if name in COSTS:
-        raise ValueError(f"a cost named {name!r} exists already")
+    check_new_name(name, COSTS, "a cost")
     for argument, function in (("value", value), ("grad", grad)):
         if not callable(function):
             raise TypeError(f"{argument} must be a callable (xp, y, yhat), got {function!r}")
