@@ -7,6 +7,7 @@ run on the model's device and read one boolean back per check.
 
 from __future__ import annotations
 
+import numbers
 import operator
 from collections.abc import Sequence
 from typing import Any
@@ -27,6 +28,17 @@ def check_int(value: Any, name: str, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return value
+
+
+def check_real(value: Any, name: str, low: float, high: float, *, low_open: bool = False) -> float:
+    """``value`` as a float in [low, high), or (low, high) when ``low_open``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    number = float(value)
+    if not ((low < number if low_open else low <= number) and number < high):
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g})"
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+    return number
 
 
 def check_positive_float(value: Any, name: str, *, allow_zero: bool = False) -> float:

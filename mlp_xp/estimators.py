@@ -307,7 +307,7 @@ class _MLPEstimator(BaseEstimator):
         check.check_choice(self.learning_rate, "learning_rate", LEARNING_RATES)
         self._hidden_sizes()
         for name, (low, high, kind) in _INTERVALS.items():
-            _check_real(getattr(self, name), name, low, high, low_open=kind == "open")
+            check.check_real(getattr(self, name), name, low, high, low_open=kind == "open")
         check.check_int(self.max_iter, "max_iter")
         if self.batch_size != "auto":
             check.check_int(self.batch_size, "batch_size")
@@ -943,11 +943,3 @@ def _seed(random_state: Any) -> Any:
     if random_state is None or isinstance(random_state, numbers.Integral):
         return random_state
     return int(check_random_state(random_state).randint(2**31 - 1))
-
-
-def _check_real(value: Any, name: str, low: float, high: float, *, low_open: bool) -> None:
-    """``value`` a real number in [low, high), or in (low, high) when ``low_open``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    if not ((low < value if low_open else low <= value) and value < high):
-        raise ValueError(f"{name} must be in {'(' if low_open else '['}{low:g}, {high:g}), got {value!r}")

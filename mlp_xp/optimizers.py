@@ -26,13 +26,12 @@ name in ``OPTIMIZERS``; ``optimizer_config`` and
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Protocol
 
 from ._backend import namespace_of
-from ._validation import check_int
+from ._validation import check_int, check_real
 
 
 class Optimizer(Protocol):
@@ -101,7 +100,7 @@ class SGD(InPlaceStep):
     name: ClassVar[str] = "sgd"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "momentum", _check_real(self.momentum, "momentum", 0.0, 1.0))
+        object.__setattr__(self, "momentum", check_real(self.momentum, "momentum", 0.0, 1.0))
         if not isinstance(self.nesterov, bool):
             raise TypeError(f"nesterov must be True or False, got {self.nesterov!r}")
         if self.nesterov and self.momentum == 0.0:
@@ -154,9 +153,9 @@ class Adam(InPlaceStep):
     name: ClassVar[str] = "adam"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "beta1", _check_real(self.beta1, "beta1", 0.0, 1.0))
-        object.__setattr__(self, "beta2", _check_real(self.beta2, "beta2", 0.0, 1.0))
-        object.__setattr__(self, "eps", _check_real(self.eps, "eps", 0.0, math.inf, low_open=True))
+        object.__setattr__(self, "beta1", check_real(self.beta1, "beta1", 0.0, 1.0))
+        object.__setattr__(self, "beta2", check_real(self.beta2, "beta2", 0.0, 1.0))
+        object.__setattr__(self, "eps", check_real(self.eps, "eps", 0.0, math.inf, low_open=True))
 
     def init(self, params: Sequence[Any]) -> dict[str, Any]:
         xp = namespace_of(params[0])
@@ -220,8 +219,8 @@ class LineSearchGD:
     needs_objective: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "c", _check_real(self.c, "c", 0.0, 1.0, low_open=True))
-        object.__setattr__(self, "shrink", _check_real(self.shrink, "shrink", 0.0, 1.0, low_open=True))
+        object.__setattr__(self, "c", check_real(self.c, "c", 0.0, 1.0, low_open=True))
+        object.__setattr__(self, "shrink", check_real(self.shrink, "shrink", 0.0, 1.0, low_open=True))
         object.__setattr__(self, "max_halvings", check_int(self.max_halvings, "max_halvings", minimum=0))
 
     def init(self, params: Sequence[Any]) -> dict[str, float]:
@@ -297,14 +296,3 @@ def optimizer_from_config(config: Any) -> Optimizer:
             f"its fields are {', '.join(map(repr, allowed))}"
         )
     return cls(**{key: value for key, value in config.items() if key != "name"})
-
-
-def _check_real(value: Any, name: str, low: float, high: float, *, low_open: bool = False) -> float:
-    """``value`` as a float in [low, high), or (low, high) when ``low_open``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    number = float(value)
-    if not ((low < number if low_open else low <= number) and number < high):
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g})"
-        raise ValueError(f"{name} must be in {interval}, got {value!r}")
-    return number
