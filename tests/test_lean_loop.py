@@ -174,3 +174,26 @@ def test_recorded_gradient_norms_are_the_last_batch_s_before_its_update(make_mlp
     assert model.history.layer_grad_norms[0] == pytest.approx(
         [np.linalg.norm(host(g)) for g in dW], rel=1e-12
     )
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=OPTIMIZER_IDS)
+def test_arrays_without_in_place_operators_train_the_same(optimizer, monkeypatch, rng):
+    """The fallback for libraries whose arrays are immutable: with array_api_strict's
+    in-place operators switched off, ``a -= b`` rebinds ``a`` to ``a - b`` (Python's rule),
+    and fit gives the parameters and losses of the in-place run."""
+    xs = pytest.importorskip("array_api_strict")
+    x, labels = rng.normal(size=(30, 4)), rng.integers(0, 3, size=30)
+    kwargs = dict(loss="cross_entropy", optimizer=optimizer, lr=0.05, batch_size=8, epochs=2, seed=3)
+    in_place = mlp_xp.MLP([4, 5, 3], "relu", "softmax", backend="array_api_strict", seed=1)
+    in_place_history = in_place.fit(x, labels, **kwargs)
+    array_type = type(xs.asarray(0.0))
+    for method in ("__iadd__", "__isub__", "__imul__", "__itruediv__"):
+        monkeypatch.setattr(array_type, method, lambda self, other: NotImplemented)
+    probe = xs.asarray([1.0])
+    alias = probe
+    probe -= 1.0
+    assert probe is not alias and float(alias[0]) == 1.0  # the switch works: a new array
+    immutable = mlp_xp.MLP([4, 5, 3], "relu", "softmax", backend="array_api_strict", seed=1)
+    history = immutable.fit(x, labels, **kwargs)
+    assert_equal_arrays(parameters(immutable), parameters(in_place))
+    assert history.loss == in_place_history.loss
