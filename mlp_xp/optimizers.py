@@ -30,6 +30,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Protocol
 
+import array_api_compat
+
 from ._backend import namespace_of
 from ._validation import check_int, check_real
 
@@ -45,14 +47,15 @@ class Optimizer(Protocol):
 
 
 def copy_tree(tree: Any) -> Any:
-    """A copy of parameters or optimizer state: lists and dicts rebuilt, arrays copied."""
+    """A copy of parameters or optimizer state: the arrays in its lists, tuples and
+    dicts copied, anything else kept as it is."""
     if isinstance(tree, dict):
         return {key: copy_tree(value) for key, value in tree.items()}
     if isinstance(tree, (list, tuple)):
-        return [copy_tree(value) for value in tree]
-    if tree is None or isinstance(tree, (int, float)):
-        return tree
-    return namespace_of(tree).asarray(tree, copy=True)
+        return type(tree)(copy_tree(value) for value in tree)
+    if array_api_compat.is_array_api_obj(tree):
+        return namespace_of(tree).asarray(tree, copy=True)
+    return tree
 
 
 class InPlaceStep:
@@ -67,10 +70,15 @@ class InPlaceStep:
         return self.update(copy_tree(params), copy_tree(grads), copy_tree(state), lr)
 
 
+def updates_in_place(optimizer: Any) -> bool:
+    """Whether ``optimizer.step`` is ``InPlaceStep.step``: ``update`` on copies."""
+    return getattr(type(optimizer), "step", None) is InPlaceStep.step
+
+
 def owned_step(optimizer: Any) -> Callable[..., tuple[list[Any], Any]]:
-    """The step for parameters and state that the caller owns and lets change:
-    ``update`` where ``step`` is ``InPlaceStep.step`` (not overridden), else ``step``."""
-    return optimizer.update if getattr(type(optimizer), "step", None) is InPlaceStep.step else optimizer.step
+    """The step for parameters, gradients and state that the caller owns and lets
+    change: ``update`` where ``updates_in_place``, else ``step``."""
+    return optimizer.update if updates_in_place(optimizer) else optimizer.step
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from .costs import Cost
 from .history import EarlyStopping, History
 from .metrics import score
 from .network import backward, forward, is_fused, output_error
-from .optimizers import copy_tree, owned_step
+from .optimizers import copy_tree, owned_step, updates_in_place
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,8 @@ def _epochs(model: Any, data: TrainingData, cost: Cost, config: FitConfig, rng: 
     for epoch in range(config.epochs):
         started = time.perf_counter()
         # Working copies, updated in place: the model's arrays change only once the epoch is finite.
-        params, state = copy_tree(params), copy_tree(state)
+        params = copy_tree(params)
+        state = copy_tree(state) if updates_in_place(model.optimizer) else state
         loss_sum, weight_sum = 0.0, 0.0
         epoch_batches = batches(xp, model.device, rng, data.x.shape[0], config.batch_size, config.sampling)
         for k, rows in enumerate(epoch_batches):

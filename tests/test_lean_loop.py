@@ -197,3 +197,26 @@ def test_arrays_without_in_place_operators_train_the_same(optimizer, monkeypatch
     history = immutable.fit(x, labels, **kwargs)
     assert_equal_arrays(parameters(immutable), parameters(in_place))
     assert history.loss == in_place_history.loss
+
+
+def test_a_custom_optimizer_s_state_is_passed_through_as_it_is(make_mlp, rng):
+    """Only the built-ins' state is copied for in-place updates: a custom optimizer's
+    state, here a tuple holding an object of its own, reaches its step unchanged."""
+
+    class Counter:
+        def __init__(self):
+            self.steps = 0
+
+    class Counting:
+        def init(self, params):
+            return ("counter", Counter())
+
+        def step(self, params, grads, state, lr):
+            state[1].steps += 1
+            return [p - lr * g for p, g in zip(params, grads)], state
+
+    x, y = rng.normal(size=(12, 2)), rng.normal(size=(12, 1))
+    model = make_mlp([2, 3, 1], seed=0)
+    model.fit(x, y, optimizer=Counting(), batch_size=4, epochs=2)
+    tag, counter = model.optimizer_state
+    assert tag == "counter" and isinstance(counter, Counter) and counter.steps == 6
