@@ -59,7 +59,13 @@ def copy_tree(tree: Any) -> Any:
 
 
 class InPlaceStep:
-    """``step`` as ``update`` on copies, for optimizers written in place."""
+    """``step`` as ``update`` on copies, for optimizers written in place.
+
+    A subclass defines ``update(params, grads, state, lr) -> (params, state)``,
+    which changes the lists ``params`` and ``state`` (and may overwrite
+    ``grads``) in place, through augmented assignments such as
+    ``params[i] -= ...`` so that immutable arrays are rebound instead.
+    """
 
     update: Callable[..., tuple[list[Any], Any]]
 
