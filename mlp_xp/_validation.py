@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import numbers
 import operator
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
+from itertools import pairwise
 from typing import Any
+
+import array_api_compat
 
 from ._backend import to_namespace
 from .activations import INITS, Activation, get_activation
@@ -44,12 +47,21 @@ def check_real(value: Any, name: str, low: float, high: float, *, low_open: bool
 def check_positive_float(value: Any, name: str, *, allow_zero: bool = False) -> float:
     """``value`` as a finite float > 0 (≥ 0 with ``allow_zero``)."""
     kind = "non-negative" if allow_zero else "positive"
-    if isinstance(value, bool) or (not isinstance(value, (int, float)) and not hasattr(value, "__float__")):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a {kind} number, got {value!r}")
     number = float(value)
     if not (0.0 <= number if allow_zero else 0.0 < number) or number == float("inf") or number != number:
         raise ValueError(f"{name} must be a {kind} finite number, got {value!r}")
     return number
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` as a bool: True or False (NumPy's booleans too), nothing merely truthy."""
+    if isinstance(value, bool) or (
+        getattr(value, "shape", None) == () and str(getattr(value, "dtype", "")) == "bool"
+    ):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {value!r}")
 
 
 def check_init(init: Any) -> Any:
@@ -81,7 +93,7 @@ def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
 
 
 def check_layer_sizes(layer_sizes: Any) -> list[int]:
-    if isinstance(layer_sizes, (str, bytes)) or not hasattr(layer_sizes, "__len__"):
+    if isinstance(layer_sizes, (str, bytes, Set)) or not hasattr(layer_sizes, "__len__"):
         raise TypeError(f"layer_sizes must be a sequence of ints, got {layer_sizes!r}")
     if len(layer_sizes) < 2:
         raise ValueError(
@@ -131,6 +143,37 @@ def check_loss_pair(cost: Cost, output: Activation) -> None:
         )
 
 
+def check_parameters(
+    xp: Any, weights: Any, biases: Any, layer_sizes: Sequence[int], dtype: Any, device: Any
+) -> None:
+    """The model's ``weights`` and ``biases``, which the user may assign: lists of
+    arrays of its namespace, dtype and device, shaped as ``layer_sizes`` needs.
+    Reads nothing from the device."""
+    n_layers = len(layer_sizes) - 1
+    shapes = {"weights": list(pairwise(layer_sizes)), "biases": [(n,) for n in layer_sizes[1:]]}
+    for name, arrays in (("weights", weights), ("biases", biases)):
+        if not isinstance(arrays, list) or len(arrays) != n_layers:
+            got = f"a list of {len(arrays)}" if isinstance(arrays, list) else f"a {type(arrays).__name__}"
+            raise TypeError(f"model.{name} must be a list of {n_layers} arrays (one per layer), got {got}")
+        for j, (a, shape) in enumerate(zip(arrays, shapes[name])):
+            _check_parameter(xp, a, f"model.{name}[{j}]", shape, dtype, device)
+
+
+def _check_parameter(xp: Any, a: Any, name: str, shape: tuple[int, ...], dtype: Any, device: Any) -> None:
+    if not array_api_compat.is_array_api_obj(a) or array_api_compat.array_namespace(a) is not xp:
+        raise TypeError(
+            f"{name} must be an array of the model's backend {xp.__name__}, got {type(a).__name__}"
+        )
+    if a.dtype != dtype:
+        raise TypeError(f"{name} has dtype {a.dtype}, but the model's dtype is {dtype}")
+    if tuple(a.shape) != shape:
+        raise ValueError(f"{name} has shape {tuple(a.shape)}, but the model's layer_sizes need {shape}")
+    if array_api_compat.device(a) != device:
+        raise ValueError(
+            f"{name} is on device {array_api_compat.device(a)!r}, but the model is on {device!r}"
+        )
+
+
 def _check_finite(xp: Any, a: Any, name: str) -> None:
     # NaN propagates through max and min (Array API standard), ±inf is an extreme:
     # two reductions, no array of a's size, one value read back.
@@ -166,8 +209,9 @@ def as_targets(
     dtype: Any,
     device: Any,
     name: str = "y",
+    x_name: str = "x",
 ) -> Any:
-    """``data`` as an (N, n_outputs) target array valid for ``cost``.
+    """``data`` as an (N, n_outputs) target array valid for ``cost``, N the rows of ``x_name``.
 
     Integer class labels, shape (N,), are range-checked and then one-hot
     encoded for ``cross_entropy``; a 1-D target is a column when n_outputs = 1.
@@ -176,7 +220,7 @@ def as_targets(
     if y.ndim == 0 or y.ndim > 2:
         raise ValueError(f"{name} must be 1-D or 2-D, got shape {tuple(y.shape)}")
     if y.shape[0] != n_samples:
-        raise ValueError(f"{name} has {y.shape[0]} samples, but x has {n_samples}")
+        raise ValueError(f"{name} has {y.shape[0]} samples, but {x_name} has {n_samples}")
     if cost.targets == "distribution" and y.ndim == 1:
         return _one_hot(xp, y, n_outputs, dtype, device, name)
     if y.ndim == 1:

@@ -267,7 +267,12 @@ OPTIMIZERS: dict[str, type] = {cls.name: cls for cls in (SGD, Adam, LineSearchGD
 
 
 def get_optimizer(optimizer: Any) -> Optimizer:
-    """An optimizer from its name or an object with ``init`` and ``step``."""
+    """An optimizer from its name or an object with ``init`` and ``step`` (not a class)."""
+    if isinstance(optimizer, type):
+        raise TypeError(
+            f"optimizer must be a name or an optimizer object, got the class {optimizer.__name__}: "
+            f"pass an instance, e.g. optimizer={optimizer.__name__}()"
+        )
     if isinstance(optimizer, str) and optimizer in OPTIMIZERS:
         return OPTIMIZERS[optimizer]()
     if callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "step", None)):
