@@ -12,7 +12,8 @@ member                     content                                              
 ``metadata``               UTF-8 JSON as a uint8 array: format name and version,        (bytes,)
                            library version, layer sizes, activation names, dtype,
                            init, optimizer config and scalar state, ``n_updates``,
-                           the host generator's ``bit_generator.state``; for a
+                           the host generator's ``bit_generator.state``, the
+                           "adaptive" schedule's state (version 2, optional); for a
                            scikit-learn-style estimator, an ``estimator`` entry
                            (class, parameters, fitted attributes)
 =========================  ==========================================================  ===============
@@ -46,7 +47,7 @@ from .activations import ACTIVATIONS
 from .optimizers import optimizer_from_config
 
 FORMAT = "mlp_xp.model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 adds the optional "schedule_state"; version-1 files load as before
 # What a damaged archive or member raises while being read.
 _DAMAGED = (zipfile.BadZipFile, zlib.error, ValueError, EOFError, NotImplementedError)
 
@@ -179,6 +180,32 @@ def check_metadata(prefix: str, metadata: dict[str, Any]) -> None:
     except (TypeError, ValueError, KeyError) as exc:
         raise fail(prefix, f"its rng_state is not a NumPy generator state ({exc!r})") from exc
     _check_optimizer(prefix, _field(prefix, metadata, "optimizer", (dict, type(None))))
+    _check_schedule_state(prefix, metadata.get("schedule_state"))
+
+
+def _check_schedule_state(prefix: str, state: Any) -> None:
+    """None (absent) or ``{"lr": number > 0, "best": number or None, "bad_epochs": int >= 0}``."""
+    if state is None:
+        return
+
+    def number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+    if not (
+        isinstance(state, dict)
+        and set(state) == {"lr", "best", "bad_epochs"}
+        and number(state["lr"])
+        and state["lr"] > 0
+        and (state["best"] is None or number(state["best"]))
+        and isinstance(state["bad_epochs"], int)
+        and not isinstance(state["bad_epochs"], bool)
+        and state["bad_epochs"] >= 0
+    ):
+        raise fail(
+            prefix,
+            "its schedule_state must be None or {'lr': number > 0, 'best': number or null, "
+            f"'bad_epochs': int >= 0}}, got {state!r}",
+        )
 
 
 def _check_optimizer(prefix: str, entry: dict[str, Any] | None) -> None:

@@ -11,6 +11,7 @@ from .activations import get_activation
 from .costs import get_cost
 from .history import EarlyStopping, History
 from .network import backward, forward, init_parameters
+from .objective import accumulation_dtype
 from .optimizers import get_optimizer
 from .schedules import get_schedule
 from .training import FitConfig, TrainingData, train
@@ -52,9 +53,13 @@ class MLP:
         The Array API namespace, device and dtype of the parameters.
     rng : numpy.random.Generator
         The host generator of the initial weights and of the batch orders.
-    optimizer, optimizer_state, n_updates, history
-        The last ``fit``'s optimizer, its state, the number of updates made
-        with it, and its History (None before the first ``fit``).
+    optimizer, optimizer_state, n_updates, schedule_state
+        What ``fit(..., resume=True)`` continues: the optimizer of the last
+        epoch completed, its state, the number of updates made with it, and
+        the state of the ``"adaptive"`` schedule (None for the others).
+    history
+        The last ``fit``'s History, filled epoch by epoch (None before the
+        first ``fit``).
     """
 
     def __init__(
@@ -82,6 +87,7 @@ class MLP:
         self.optimizer: Any = None
         self.optimizer_state: Any = None
         self.n_updates = 0
+        self.schedule_state: dict[str, Any] | None = None
         self.history: History | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -90,7 +96,7 @@ class MLP:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         phis = [get_activation(name) for name in state["phis"]]
-        self.__dict__.update(state, xp=get_namespace(state["xp"]), phis=phis)
+        self.__dict__.update({"schedule_state": None, **state}, xp=get_namespace(state["xp"]), phis=phis)
 
     def __repr__(self) -> str:
         hidden = [phi.name for phi in self.phis[:-1]]
@@ -103,19 +109,23 @@ class MLP:
 
     def forward(self, x: Any) -> Any:
         """αᴸ for the rows of ``x`` (array-like, shape (N, n_0)): shape (N, n_L)."""
+        self._check_parameters()
         x = check.as_features(self.xp, x, self.layer_sizes[0], self.dtype, self.device)
         return forward(self.xp, self.weights, self.biases, self.phis, x)[1][-1]
 
     def gradients(self, x: Any, y: Any, loss: str = "mse") -> tuple[float, list[Any], list[Any]]:
         """The batch cost 𝓔 = (1/N) Σ C on (x, y) and its gradients ``dW``, ``db``.
 
-        ``dW[j]`` and ``db[j]`` are shaped like ``weights[j]`` and ``biases[j]``.
+        ``dW[j]`` and ``db[j]`` are shaped like ``weights[j]`` and ``biases[j]``;
+        𝓔 is summed in float64 (where the device has it).
         """
         cost = get_cost(loss)
+        self._check_parameters()
         x, y = self._prepare(x, y, cost)
         zs, activations = forward(self.xp, self.weights, self.biases, self.phis, x)
         losses, dW, db = backward(self.xp, self.weights, self.phis, zs, activations, y, cost)
-        return float(self.xp.mean(losses)), dW, db
+        total = self.xp.sum(losses, dtype=accumulation_dtype(self.xp, self.device))
+        return float(total) / losses.shape[0], dW, db
 
     def fit(
         self,
@@ -189,14 +199,20 @@ class MLP:
             Stop when the monitored value stalls; optionally restore the best epoch.
         resume : bool
             Continue the last fit's optimizer, its state and update count (the
-            schedule goes on from there) instead of starting a fresh optimizer.
+            schedule goes on from there, the "adaptive" one from its current η)
+            instead of starting a fresh optimizer.
 
         Returns
         -------
         History
+            Also ``model.history`` from the end of the first epoch on: a fit
+            that raises leaves there the epochs it completed.
         """
         cost = get_cost(loss)
+        self._check_parameters()
+        resuming = check.check_bool(resume, "resume") and self.optimizer is not None
         config = FitConfig(
+            optimizer=self._resumed_optimizer(optimizer) if resuming else get_optimizer(optimizer),
             batch_size=None if batch_size is None else check.check_int(batch_size, "batch_size"),
             epochs=check.check_int(epochs, "epochs"),
             sampling=check.check_choice(sampling, "sampling", SAMPLINGS),
@@ -204,25 +220,20 @@ class MLP:
                 lr_schedule,
                 check.check_positive_float(lr, "lr"),
                 check.check_positive_float(power_t, "power_t"),
+                self.schedule_state if resuming else None,
             ),
             tol=None if tol is None else check.check_positive_float(tol, "tol"),
-            verbose=bool(verbose),
+            verbose=check.check_bool(verbose, "verbose"),
             on_divergence=check.check_choice(on_divergence, "on_divergence", ON_DIVERGENCE),
             alpha=check.check_positive_float(alpha, "alpha", allow_zero=True),
             clip_norm=None if clip_norm is None else check.check_positive_float(clip_norm, "clip_norm"),
             callbacks=check.check_callbacks(callbacks),
             early_stopping=self._check_early_stopping(early_stopping, validation_data),
+            resume=resuming,
         )
-        resuming = resume and self.optimizer is not None
-        optimizer = self._resumed_optimizer(optimizer) if resuming else get_optimizer(optimizer)
         rng = self.rng if seed is None else host_rng(seed)
         data = self._training_data(x, y, cost, sample_weight, validation_data)
-        if not resuming:
-            self.optimizer = optimizer
-            self.optimizer_state = optimizer.init([*self.weights, *self.biases])
-            self.n_updates = 0
-        self.history = train(self, data, cost, config, rng)
-        return self.history
+        return train(self, data, cost, config, rng)
 
     def save(self, path: Any, *, include_optimizer: bool = True) -> Any:
         """Write the model (and its optimizer and state) to ``path`` (.npz); see ``mlp_xp.load``."""
@@ -235,6 +246,9 @@ class MLP:
         from .persistence import to
 
         return to(self, backend, device)
+
+    def _check_parameters(self) -> None:
+        check.check_parameters(self.xp, self.weights, self.biases, self.layer_sizes, self.dtype, self.device)
 
     def _resumed_optimizer(self, optimizer: Any) -> Any:
         """The last fit's optimizer, which ``resume=True`` continues."""
@@ -285,6 +299,7 @@ class MLP:
             self.dtype,
             self.device,
             "validation_data[1]",
+            "validation_data[0]",
         )
         return TrainingData(x, y, sample_weight, x_val, y_val)
 

@@ -46,6 +46,7 @@ class _Snapshot:
     state: dict[str, Any] | None
     n_updates: int
     rng_state: dict[str, Any]
+    schedule_state: dict[str, Any] | None = None
 
 
 def save(
@@ -64,7 +65,8 @@ def save(
         ``.npz`` is appended when the name does not end with it, as ``numpy.savez`` does.
     include_optimizer : bool
         Also store the optimizer (its config), its state and nothing else of
-        the last ``fit``; ``n_updates`` and the host generator are always stored.
+        the last ``fit``; ``n_updates``, the "adaptive" schedule's state and the
+        host generator are always stored.
     estimator : dict or None
         The JSON entry of a scikit-learn-style estimator whose network is
         ``model`` (written by ``MLPClassifier.save`` and ``MLPRegressor.save``):
@@ -114,7 +116,7 @@ def load(path: str | os.PathLike[str], *, backend: Any = "numpy", device: Any = 
         The estimator for a file written by an estimator's ``save``, its
         ``backend`` and ``device`` parameters set to these, its network
         ``model_`` as follows; else the MLP: bit-identical parameters, the
-        optimizer and its state, ``n_updates`` and the host generator's
+        optimizer and its state, ``n_updates``, ``schedule_state`` and the host generator's
         state, so that ``fit(..., resume=True)`` continues exactly where the
         saved model stopped.
 
@@ -154,7 +156,7 @@ def to(model: Any, backend: Any, device: Any = None) -> Any:
     """A copy of ``model`` on another backend or device; ``model`` is unchanged.
 
     Parameters are copied bit for bit, through the host; the optimizer, its
-    state, ``n_updates`` and the host generator's state are carried (the
+    state, ``n_updates``, ``schedule_state`` and the host generator's state are carried (the
     generator as an independent copy).
     """
     return _build(_snapshot(model, include_optimizer=True), backend, device)
@@ -186,6 +188,7 @@ def _snapshot(model: Any, include_optimizer: bool) -> _Snapshot:
         state=None if state is None else _host_state(state),
         n_updates=model.n_updates,
         rng_state=json.loads(json.dumps(model.rng.bit_generator.state, default=_json_number)),
+        schedule_state=None if model.schedule_state is None else dict(model.schedule_state),
     )
 
 
@@ -251,6 +254,7 @@ def _to_file(prefix: str, s: _Snapshot) -> tuple[dict[str, Any], dict[str, np.nd
         "optimizer": optimizer,
         "n_updates": s.n_updates,
         "rng_state": s.rng_state,
+        "schedule_state": s.schedule_state,
     }
     return metadata, arrays
 
@@ -276,6 +280,7 @@ def _from_file(metadata: dict[str, Any], arrays: dict[str, np.ndarray]) -> _Snap
         state=state,
         n_updates=metadata["n_updates"],
         rng_state=metadata["rng_state"],
+        schedule_state=metadata.get("schedule_state"),
     )
 
 
@@ -303,5 +308,6 @@ def _build(s: _Snapshot, backend: Any, device: Any) -> Any:
             for key, value in s.state.items()
         }
     model.n_updates = s.n_updates
+    model.schedule_state = None if s.schedule_state is None else dict(s.schedule_state)
     model.rng = model_file.generator(s.rng_state)
     return model

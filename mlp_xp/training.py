@@ -5,10 +5,12 @@ One loop serves all three: an epoch visits the data in batches of N
 samples (mini-batch SGD), either as a shuffled pass or by drawing indices
 uniformly with replacement, as the seeds write it.  Batch orders are drawn on
 the host and moved to the device once per epoch.  The loss is summed on the
-device; once per epoch one transfer brings back the loss, a finiteness probe
-of the parameters, the layers' gradient norms and the validation results.
+device in float64 (where the device has it); once per epoch one transfer
+brings back the loss, a finiteness probe of the parameters, the layers'
+gradient norms and the validation results.
 
-Each epoch updates copies of the parameters and optimizer state, in place
+Each epoch updates copies of the model's parameters (taken after the last
+epoch's callbacks, which may set them) and of the optimizer state, in place
 where the optimizer is written so (``owned_step``); the model takes them over
 when the epoch ends with finite values, so arrays handed out earlier never
 change.  With a fused cost the output activation is not evaluated.
@@ -17,6 +19,8 @@ change.  With a fused cost the output activation is not evaluated.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -24,17 +28,27 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._backend import host_floats, quiet_overflow
+from ._validation import check_parameters
 from .costs import Cost
-from .history import EarlyStopping, History
+from .history import BestEpoch, EarlyStopping, History
 from .metrics import score
-from .network import backward, forward, is_fused, output_error
+from .network import forward, is_fused, output_error
+from .objective import accumulation_dtype, global_norm, objective_gradients, objective_value, ratio
 from .optimizers import copy_tree, owned_step, updates_in_place
+from .schedules import Adaptive, learning_rate
+
+_PACKAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
 
 
 @dataclass(frozen=True)
 class FitConfig:
-    """The validated settings of one ``fit``."""
+    """The validated settings of one ``fit``.
 
+    With ``resume`` the epochs continue the model's optimizer state and update
+    count; otherwise they start from ``optimizer.init`` and 0.
+    """
+
+    optimizer: Any
     batch_size: int | None
     epochs: int
     sampling: str
@@ -46,6 +60,7 @@ class FitConfig:
     clip_norm: float | None = None
     callbacks: tuple[Callable[[Any, History], Any], ...] = ()
     early_stopping: EarlyStopping | None = None
+    resume: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,53 +91,116 @@ def batches(xp: Any, device: Any, rng: Any, n: int, batch_size: int | None, samp
 
 
 def train(model: Any, data: TrainingData, cost: Cost, config: FitConfig, rng: Any) -> History:
-    """Run ``config.epochs`` epochs of ``model.optimizer`` on ``model``; return its History.
+    """Run ``config.epochs`` epochs of ``config.optimizer`` on ``model``; return its History.
 
-    The model's parameters, optimizer state and update count are replaced
-    together at the end of each epoch whose loss and parameters are finite;
-    an interrupted or diverging epoch leaves those of the last finite epoch.
+    The model's parameters, optimizer, optimizer state, update count,
+    schedule state and History (the one returned, filled epoch by epoch) are
+    replaced together at the end of each epoch whose loss and parameters are
+    finite: an interrupted or diverging epoch leaves those of the last finite
+    epoch, and a fit stopped in its first epoch leaves the model as it was.
     """
+    params = [*model.weights, *model.biases]
+    if config.resume:
+        state, step = model.optimizer_state, model.n_updates
+    else:
+        state, step = config.optimizer.init(params), 0
+    history = History()
     with quiet_overflow():
-        return _epochs(model, data, cost, config, rng)
+        _epochs(model, data, cost, config, rng, history, state, step)
+    return history
 
 
-def _epochs(model: Any, data: TrainingData, cost: Cost, config: FitConfig, rng: Any) -> History:
-    xp, n_layers = model.xp, len(model.weights)
-    params, state, step = [*model.weights, *model.biases], model.optimizer_state, model.n_updates
-    history, stopper = History(), _Stopper(config.early_stopping)
+def _epochs(
+    model: Any,
+    data: TrainingData,
+    cost: Cost,
+    config: FitConfig,
+    rng: Any,
+    history: History,
+    state: Any,
+    step: int,
+) -> None:
+    wide = accumulation_dtype(model.xp, model.device)
+    in_place, best = updates_in_place(config.optimizer), BestEpoch(config.early_stopping)
     for epoch in range(config.epochs):
         started = time.perf_counter()
-        # Working copies, updated in place: the model's arrays change only once the epoch is finite.
-        params = copy_tree(params)
-        state = copy_tree(state) if updates_in_place(model.optimizer) else state
-        loss_sum, weight_sum = 0.0, 0.0
-        epoch_batches = batches(xp, model.device, rng, data.x.shape[0], config.batch_size, config.sampling)
-        for k, rows in enumerate(epoch_batches):
-            last = k == len(epoch_batches) - 1  # its gradient norms go to the History
-            params, state, loss, weight, norms = _update(
-                model, params, state, _take(xp, rows, data), cost, config, step, diagnose=last
-            )
-            loss_sum, weight_sum, step = loss_sum + loss, weight_sum + weight, step + 1
-        if not _end_epoch(model, data, cost, history, params, loss_sum, weight_sum, norms):
+        # Working copies of the model's parameters (as callbacks left them) and of the optimizer
+        # state, updated in place: the model's arrays change only once the epoch is finite.
+        params = copy_tree([*model.weights, *model.biases])
+        state = copy_tree(state) if in_place else state
+        params, state, step, sums = _epoch(model, data, cost, config, rng, params, state, step, wide)
+        if not _end_epoch(model, data, cost, history, params, sums, wide):
             _diverged(config.on_divergence, epoch)
             break
-        model.weights[:], model.biases[:] = params[:n_layers], params[n_layers:]
-        model.optimizer_state, model.n_updates = state, step
+        _take_over(model, config, history, params, state, step)
         history.time.append(time.perf_counter() - started)
-        if config.tol is not None:
-            history.grad_norm.append(gradient_norm(xp, model, data, cost))
-            history.converged = history.grad_norm[-1] <= config.tol
-        if hasattr(config.schedule, "end_epoch"):
-            config.schedule.end_epoch(history.loss[-1])
-        if config.verbose:
-            _report(history, epoch, config.epochs)
-        stop = stopper.update(history, params)
-        stop = any([callback(model, history) for callback in config.callbacks]) or stop
-        if history.converged or stop:
-            history.stopped_early = not history.converged
+        if _stops(model, data, cost, config, history, best, params, epoch, wide):
             break
-    stopper.restore(model, history)
-    return history
+    best.restore(model)
+
+
+def _epoch(
+    model: Any,
+    data: TrainingData,
+    cost: Cost,
+    config: FitConfig,
+    rng: Any,
+    params: list[Any],
+    state: Any,
+    step: int,
+    wide: Any,
+) -> tuple[list[Any], Any, int, tuple[Any, Any, list[Any]]]:
+    """One epoch's updates: the parameters, state and update count after them, and
+    the epoch's sums of costs and weights with the norms ‖∇Ωʲ‖ of its last batch."""
+    xp, loss_sum, weight_sum = model.xp, 0.0, 0.0
+    epoch_batches = batches(xp, model.device, rng, data.x.shape[0], config.batch_size, config.sampling)
+    for k, rows in enumerate(epoch_batches):
+        last = k == len(epoch_batches) - 1  # its gradient norms go to the History
+        params, state, loss, weight, norms = _update(
+            model, params, state, _take(xp, rows, data), cost, config, step, wide, diagnose=last
+        )
+        loss_sum, weight_sum, step = loss_sum + loss, weight_sum + weight, step + 1
+    return params, state, step, (loss_sum, weight_sum, norms)
+
+
+def _take_over(
+    model: Any, config: FitConfig, history: History, params: list[Any], state: Any, step: int
+) -> None:
+    """The model takes the finite epoch: parameters, optimizer, state, update count,
+    History, and the schedule's state after it has heard the epoch's loss."""
+    n_layers = len(model.phis)
+    model.weights[:], model.biases[:] = params[:n_layers], params[n_layers:]
+    model.optimizer, model.optimizer_state, model.n_updates = config.optimizer, state, step
+    model.history = history
+    if hasattr(config.schedule, "end_epoch"):
+        config.schedule.end_epoch(history.loss[-1])
+    model.schedule_state = config.schedule.state() if isinstance(config.schedule, Adaptive) else None
+
+
+def _stops(
+    model: Any,
+    data: TrainingData,
+    cost: Cost,
+    config: FitConfig,
+    history: History,
+    best: BestEpoch,
+    params: list[Any],
+    epoch: int,
+    wide: Any,
+) -> bool:
+    """After a finite epoch: the gradient-norm test, the report, early stopping and
+    the callbacks (whose parameters are checked); True to stop."""
+    if config.tol is not None:
+        history.grad_norm.append(gradient_norm(model, data, cost, config, wide))
+        history.converged = history.grad_norm[-1] <= config.tol
+    if config.verbose:
+        _report(history, epoch, config.epochs)
+    stop = best.update(history, params)
+    stop = any([callback(model, history) for callback in config.callbacks]) or stop
+    if config.callbacks:
+        check_parameters(model.xp, model.weights, model.biases, model.layer_sizes, model.dtype, model.device)
+    history.stopped_early = stop and not history.converged
+    return history.converged or stop
 
 
 def _take(xp: Any, rows: Any, data: TrainingData) -> tuple[Any, Any, Any]:
@@ -143,6 +221,7 @@ def _update(
     cost: Cost,
     config: FitConfig,
     step: int,
+    wide: Any,
     *,
     diagnose: bool = False,
 ) -> tuple[list[Any], Any, Any, Any, list[Any] | None]:
@@ -150,58 +229,32 @@ def _update(
     L2 penalty, clipping, the optimizer's step.
 
     Returns the new parameters and state, the batch's summed (weighted) cost
-    with penalty, its total weight, and with ``diagnose`` the norms ‖∇Ωʲ‖ as
-    0-d device arrays (taken before the step, which may overwrite ∇Ω).
+    with penalty and its total weight (both summed over the epoch, see
+    ``objective_gradients``), and with ``diagnose`` the norms ‖∇Ωʲ‖ as 0-d device arrays
+    (taken before the step, which may overwrite ∇Ω).
     """
-    (xb, yb, wb), xp, n_layers = batch, model.xp, len(model.weights)
-    weights = params[:n_layers]
-    fused = is_fused(model.phis[-1], cost)
-    zs, activations = forward(xp, weights, params[n_layers:], model.phis, xb, output=not fused)
-    losses, dW, db = backward(xp, weights, model.phis, zs, activations, yb, cost, wb)
-    loss, weight = _batch_cost(xp, losses, wb, weights, config.alpha)
-    if config.alpha:
-        # ∇[(α / 2Σw) Σ‖Ω‖²] = α Ω / Σw, as scikit-learn.
-        dW = [g + (config.alpha / _nonzero(xp, weight)) * W for g, W in zip(dW, weights)]
-    norms = [xp.sqrt(xp.sum(g * g)) for g in dW] if diagnose else None
+    xp, optimizer, alpha = model.xp, config.optimizer, config.alpha
+    output = not is_fused(model.phis[-1], cost)
+    total, weight, dW, db = objective_gradients(
+        xp, params, model.phis, batch, cost, alpha, wide, output=output
+    )
+    norms = [global_norm(xp, [g]) for g in dW] if diagnose else None
     grads = [*dW, *db]
     if config.clip_norm is not None:
-        norm = xp.sqrt(sum(xp.sum(g * g) for g in grads))
+        norm = global_norm(xp, grads)
         grads = [g * (config.clip_norm / xp.maximum(norm, config.clip_norm)) for g in grads]
-    lr = config.schedule(step)
-    optimizer = model.optimizer
+    lr = learning_rate(config.schedule, step)
     if getattr(optimizer, "needs_objective", False):
 
         def objective(trial: list[Any]) -> float:
-            trial_zs, trial_activations = forward(xp, trial[:n_layers], trial[n_layers:], model.phis, xb)
-            trial_losses = output_error(xp, model.phis[-1], cost, trial_zs[-1], trial_activations[-1], yb)[0]
-            trial_loss, _ = _batch_cost(xp, trial_losses, wb, trial[:n_layers], config.alpha)
-            return float(trial_loss) / float(weight)
+            return objective_value(xp, trial, model.phis, batch, cost, alpha, wide)
 
         params, state = optimizer.step(
-            params, grads, state, lr, value=float(loss) / float(weight), objective=objective
+            params, grads, state, lr, value=ratio(total, weight), objective=objective
         )
     else:  # in place on the epoch's working copies (and on grads) where the optimizer can
         params, state = owned_step(optimizer)(params, grads, state, lr)
-    return list(params), state, loss, weight, norms
-
-
-def _batch_cost(xp: Any, losses: Any, wb: Any, weights: list[Any], alpha: float) -> tuple[Any, Any]:
-    """Σ wᵢCᵢ + (α/2) Σ‖Ω‖² and Σ wᵢ of a batch (wᵢ = 1 without sample weights).
-
-    Their ratio is the batch objective, scikit-learn's penalised loss.
-    """
-    if wb is None:
-        loss, weight = xp.sum(losses), float(losses.shape[0])
-    else:
-        loss, weight = xp.sum(wb * losses), xp.sum(wb)
-    if alpha:
-        loss = loss + 0.5 * alpha * sum(xp.sum(W * W) for W in weights)
-    return loss, weight
-
-
-def _nonzero(xp: Any, weight: Any) -> Any:
-    """The batch weight, 1 where a batch holds only zero-weight samples."""
-    return weight if isinstance(weight, float) else xp.where(weight > 0.0, weight, 1.0)
+    return list(params), state, total, weight, norms
 
 
 def _end_epoch(
@@ -210,60 +263,48 @@ def _end_epoch(
     cost: Cost,
     history: History,
     params: list[Any],
-    loss_sum: Any,
-    weight_sum: Any,
-    norms: list[Any],
+    sums: tuple[Any, Any, list[Any]],
+    wide: Any,
 ) -> bool:
-    """Record the epoch from one device→host transfer; False if it diverged."""
-    xp, n_layers = model.xp, len(model.weights)
-    # 0·Σθ is NaN when any parameter is not finite, and 0 otherwise.
-    probe = sum(0.0 * xp.sum(p) for p in params)
-    values = [loss_sum / weight_sum + probe]
-    values += norms
+    """Record the epoch from one device→host transfer; False if it diverged.
+
+    The epoch's loss is Σ cost / Σ weight (``sums``): NaN, and no divergence,
+    when the epoch drew only samples of weight 0.
+    """
+    (loss_sum, weight_sum, norms), xp, n_layers = sums, model.xp, len(model.phis)
+    # 0·max θ + 0·min θ is NaN when any parameter is not finite, and 0 otherwise (no sum to overflow).
+    probe = sum(0.0 * xp.max(p) + 0.0 * xp.min(p) for p in params)
+    values = [loss_sum + probe, loss_sum / weight_sum, *norms]
     if data.x_val is not None:
         zs, activations = forward(xp, params[:n_layers], params[n_layers:], model.phis, data.x_val)
         val_losses = output_error(xp, model.phis[-1], cost, zs[-1], activations[-1], data.y_val)[0]
-        values += [xp.mean(val_losses), score(xp, cost, data.y_val, activations[-1])]
+        values += [
+            xp.sum(val_losses, dtype=wide) / val_losses.shape[0],
+            score(xp, cost, data.y_val, activations[-1]),
+        ]
     read = host_floats(xp, values)
     if not math.isfinite(read[0]):
         return False
-    history.loss.append(read[0])
-    history.layer_grad_norms.append(read[1 : n_layers + 1])
+    history.loss.append(read[1])
+    history.layer_grad_norms.append(read[2 : n_layers + 2])
     if data.x_val is not None:
         history.val_loss.append(read[-2])
         history.val_score.append(read[-1])
     return True
 
 
-class _Stopper:
-    """Early stopping's bookkeeping: the best epoch so far and its parameters."""
-
-    def __init__(self, rule: EarlyStopping | None) -> None:
-        self.rule, self.best, self.best_params, self.bad_epochs = rule, math.inf, None, 0
-
-    def update(self, history: History, params: list[Any]) -> bool:
-        """Note the epoch just recorded; True when patience has run out."""
-        if self.rule is None:
-            return False
-        value = self.rule.value(history)
-        if value < self.best - self.rule.min_delta or self.best_params is None:
-            self.best, self.best_params, self.bad_epochs = min(value, self.best), params, 0
-            history.best_epoch = history.n_epochs - 1
-            return False
-        self.bad_epochs += 1
-        return self.bad_epochs >= self.rule.patience
-
-    def restore(self, model: Any, history: History) -> None:
-        if self.rule is not None and self.rule.restore_best and self.best_params is not None:
-            n_layers = len(model.weights)
-            model.weights[:], model.biases[:] = self.best_params[:n_layers], self.best_params[n_layers:]
-
-
-def gradient_norm(xp: Any, model: Any, data: TrainingData, cost: Cost) -> float:
-    """‖∇𝓔(S, θ)‖ over all parameters, on the full data set (seed 004's stopping test)."""
-    zs, activations = forward(xp, model.weights, model.biases, model.phis, data.x)
-    _, dW, db = backward(xp, model.weights, model.phis, zs, activations, data.y, cost, data.sample_weight)
-    return math.sqrt(float(sum(xp.sum(g * g) for g in [*dW, *db])))
+def gradient_norm(model: Any, data: TrainingData, cost: Cost, config: FitConfig, wide: Any) -> float:
+    """‖∇‖ over all parameters, on the full data set, of the objective that the
+    updates seek (seed 004's stopping test): Σ wᵢCᵢ / Σ wᵢ + (α/2M̄) Σⱼ‖Ωʲ‖², with
+    M̄ = M Σw / N the mean total weight of a batch of M rows (M = N for gradient
+    descent; Σw = N without sample weights): the batches' own penalty."""
+    n = data.x.shape[0]
+    rows = n if config.batch_size is None else config.batch_size
+    rows = rows if config.sampling == "uniform" else min(rows, n)
+    params, batch = [*model.weights, *model.biases], (data.x, data.y, data.sample_weight)
+    alpha = config.alpha * n / rows
+    _, _, dW, db = objective_gradients(model.xp, params, model.phis, batch, cost, alpha, wide)
+    return float(global_norm(model.xp, [*dW, *db]))
 
 
 def _diverged(on_divergence: str, epoch: int) -> None:
@@ -274,7 +315,16 @@ def _diverged(on_divergence: str, epoch: int) -> None:
     )
     if on_divergence == "raise":
         raise FloatingPointError(message)
-    warnings.warn(message, RuntimeWarning, stacklevel=4)
+    warnings.warn(message, RuntimeWarning, stacklevel=_caller_level())
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` that makes a warning issued by this module's caller point at
+    the first frame outside the mlp_xp package: the user's line."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _report(history: History, epoch: int, epochs: int) -> None:

@@ -162,7 +162,7 @@ class MLPEstimator(BaseEstimator):
             epochs=1 if incremental else self.max_iter,
             sampling="shuffle" if self.shuffle else "sequential",
             lr_schedule=schedule,
-            verbose=self.verbose,
+            verbose=bool(self.verbose),
             alpha=self.alpha,
             sample_weight=train[2],
             validation_data=validation,

@@ -1,0 +1,112 @@
+"""The batch objective that ``fit`` minimises, its gradients, and sums that float32 cannot spoil.
+
+A batch of rows i with costs Cᵢ, sample weights wᵢ (1 without them) and the L2
+penalty α has scikit-learn's penalised loss as objective,
+
+    𝓔_α(S, θ) = (Σᵢ wᵢCᵢ + (α/2) Σⱼ ‖Ωʲ‖²) / Σᵢ wᵢ,
+
+kept as its two sums: the loss of an epoch is the ratio of their sums over its
+batches.  A batch of total weight 0 has no objective: its sums and its
+gradient are 0, penalty included, so a plain gradient step on it changes
+nothing.  Sums of costs are taken in float64 where the device has it (no
+overflow, no loss of precision over an epoch); norms are scaled by the largest
+entry, so that no square overflows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .activations import Activation
+from .costs import Cost
+from .network import backward, forward, output_error
+
+
+def accumulation_dtype(xp: Any, device: Any) -> Any:
+    """float64 where ``device`` has it, else float32: the dtype of sums of costs."""
+    floats = xp.__array_namespace_info__().dtypes(device=device, kind="real floating")
+    return floats.get("float64", xp.float32)
+
+
+def objective_gradients(
+    xp: Any,
+    params: list[Any],
+    phis: Sequence[Activation],
+    batch: tuple[Any, Any, Any],
+    cost: Cost,
+    alpha: float,
+    wide: Any,
+    *,
+    output: bool = True,
+) -> tuple[Any, Any, list[Any], list[Any]]:
+    """The sums of the objective of ``batch = (x, y, w or None)`` at ``params``
+    (weights then biases) and its gradients ``dW``, ``db``.
+
+    Returns Σ wᵢCᵢ + (α/2) Σ‖Ω‖² (in ``wide``), Σ wᵢ (a float without sample
+    weights, else a 0-d array in ``wide``), ``dW`` and ``db``.  ``output=False``
+    skips the output activation, for a fused cost.
+
+    Notes
+    -----
+    ∇Ωʲ 𝓔_α = ∇Ωʲ(Σ wᵢCᵢ / Σ wᵢ) + (α / Σ wᵢ) Ωʲ (seed 003's gradient, plus the
+    penalty's, as scikit-learn); the biases are not penalised.
+    """
+    (x, y, w), n_layers = batch, len(phis)
+    weights = params[:n_layers]
+    zs, activations = forward(xp, weights, params[n_layers:], phis, x, output=output)
+    losses, dW, db = backward(xp, weights, phis, zs, activations, y, cost, w)
+    total, weight = penalised_sum(xp, losses, w, weights, alpha, wide)
+    if alpha:
+        if w is None:
+            factor = alpha / weight
+        else:  # 0 for a batch of total weight 0
+            factor = xp.where(weight > 0.0, alpha / xp.where(weight > 0.0, weight, 1.0), 0.0)
+        dW = [g + factor * W for g, W in zip(dW, weights)]
+    return total, (weight if w is None else xp.astype(weight, wide)), dW, db
+
+
+def objective_value(
+    xp: Any,
+    params: list[Any],
+    phis: Sequence[Activation],
+    batch: tuple[Any, Any, Any],
+    cost: Cost,
+    alpha: float,
+    wide: Any,
+) -> float:
+    """𝓔_α of ``batch`` at ``params``, read back as a float (a line search compares it)."""
+    (x, y, w), n_layers = batch, len(phis)
+    zs, activations = forward(xp, params[:n_layers], params[n_layers:], phis, x)
+    losses = output_error(xp, phis[-1], cost, zs[-1], activations[-1], y)[0]
+    return ratio(*penalised_sum(xp, losses, w, params[:n_layers], alpha, wide))
+
+
+def penalised_sum(
+    xp: Any, losses: Any, w: Any, weights: Sequence[Any], alpha: float, wide: Any
+) -> tuple[Any, Any]:
+    """Σ wᵢCᵢ + (α/2) Σ‖Ω‖² (in ``wide``, the penalty left out where Σ wᵢ = 0) and
+    Σ wᵢ: a float (the batch size) without sample weights, else a 0-d array of
+    the weights' dtype."""
+    if w is None:
+        total, weight = xp.sum(losses, dtype=wide), float(losses.shape[0])
+    else:
+        total, weight = xp.sum(w * losses, dtype=wide), xp.sum(w)
+    if alpha:
+        penalty = 0.5 * alpha * sum(xp.sum(W * W) for W in weights)
+        total = total + (penalty if w is None else xp.where(weight > 0.0, penalty, 0.0))
+    return total, weight
+
+
+def ratio(total: Any, weight: Any) -> float:
+    """``total / weight`` read back as a float; 0 for a weight of 0 (no objective)."""
+    weight = float(weight)
+    return float(total) / weight if weight > 0.0 else 0.0
+
+
+def global_norm(xp: Any, arrays: Sequence[Any]) -> Any:
+    """‖·‖ over all ``arrays``, a 0-d device array: s ‖a / s‖ with s = max |a| (1 for
+    arrays of zeros), so that no square overflows where ‖a‖ itself does not."""
+    largest = xp.max(xp.stack([xp.max(xp.abs(a)) for a in arrays]))
+    scale = xp.where(largest > 0.0, largest, 1.0)
+    return scale * xp.sqrt(sum(xp.sum(q * q) for q in (a / scale for a in arrays)))
