@@ -14,7 +14,8 @@ member                     content                                              
                            init, optimizer config and scalar state, ``n_updates``,
                            the host generator's ``bit_generator.state``; for a
                            scikit-learn-style estimator, an ``estimator`` entry
-                           (class, parameters, fitted attributes)
+                           (class, parameters, fitted attributes); optionally
+                           ``task`` and ``classes`` (the label of each output)
 =========================  ==========================================================  ===============
 
 Nothing is pickled: files are read with ``allow_pickle=False`` and validated
@@ -179,6 +180,34 @@ def check_metadata(prefix: str, metadata: dict[str, Any]) -> None:
     except (TypeError, ValueError, KeyError) as exc:
         raise fail(prefix, f"its rng_state is not a NumPy generator state ({exc!r})") from exc
     _check_optimizer(prefix, _field(prefix, metadata, "optimizer", (dict, type(None))))
+    _check_labels(prefix, metadata.get("task"), metadata.get("classes"), sizes[-1])
+
+
+def _check_labels(prefix: str, task: Any, classes: Any, n_outputs: int) -> None:
+    """The optional ``task`` (null, "classification", "regression") and, for classification,
+    ``classes``: distinct labels, all numbers or all strings, one per output (two for one output)."""
+    if task not in (None, "classification", "regression"):
+        raise fail(prefix, f"its task must be null, 'classification' or 'regression', got {task!r}")
+    if classes is None:
+        return
+    expected = 2 if n_outputs == 1 else n_outputs
+    if not (
+        task == "classification"
+        and isinstance(classes, list)
+        and len(classes) == expected
+        and (
+            all(isinstance(c, str) for c in classes)
+            or all(
+                isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in classes
+            )
+        )
+        and len(set(classes)) == expected
+    ):
+        raise fail(
+            prefix,
+            f"its classes must be null or, with task 'classification', {expected} distinct labels "
+            f"(all numbers or all strings) for {n_outputs} output(s); got {classes!r} with task {task!r}",
+        )
 
 
 def _check_optimizer(prefix: str, entry: dict[str, Any] | None) -> None:

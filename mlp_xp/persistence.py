@@ -46,6 +46,8 @@ class _Snapshot:
     state: dict[str, Any] | None
     n_updates: int
     rng_state: dict[str, Any]
+    task: str | None = None
+    classes: list[Any] | None = None
 
 
 def save(
@@ -186,6 +188,8 @@ def _snapshot(model: Any, include_optimizer: bool) -> _Snapshot:
         state=None if state is None else _host_state(state),
         n_updates=model.n_updates,
         rng_state=json.loads(json.dumps(model.rng.bit_generator.state, default=_json_number)),
+        task=model.task,
+        classes=None if model.classes is None else list(model.classes),
     )
 
 
@@ -252,6 +256,8 @@ def _to_file(prefix: str, s: _Snapshot) -> tuple[dict[str, Any], dict[str, np.nd
         "n_updates": s.n_updates,
         "rng_state": s.rng_state,
     }
+    labels = {"task": s.task, "classes": s.classes}  # optional: written when set
+    metadata.update({key: value for key, value in labels.items() if value is not None})
     return metadata, arrays
 
 
@@ -276,6 +282,8 @@ def _from_file(metadata: dict[str, Any], arrays: dict[str, np.ndarray]) -> _Snap
         state=state,
         n_updates=metadata["n_updates"],
         rng_state=metadata["rng_state"],
+        task=metadata.get("task"),
+        classes=metadata.get("classes"),
     )
 
 
@@ -304,4 +312,5 @@ def _build(s: _Snapshot, backend: Any, device: Any) -> Any:
         }
     model.n_updates = s.n_updates
     model.rng = model_file.generator(s.rng_state)
+    model.task, model.classes = s.task, None if s.classes is None else list(s.classes)
     return model
