@@ -165,10 +165,9 @@ def load_file(
 
 def _load_csv(path: Path, target_column: int | str | None, header: str) -> DataFile:
     table = read_table(path, header)
-    target = (
-        None if target_column is None else _column_index(target_column, table.header, table.width, path.name)
-    )
-    features = [column for column in range(table.width) if column != target]
+    width = len(table.columns)
+    target = None if target_column is None else _column_index(target_column, table.header, width, path.name)
+    features = [column for column in range(width) if column != target]
     x = np.column_stack([np.array(table.numbers(column), dtype=np.float64) for column in features])
     y = None if target is None else np.asarray(table.labels(target))
     return DataFile(x, y, table.header)
