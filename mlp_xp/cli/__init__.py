@@ -17,6 +17,7 @@ diverging training with status 1.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 
 from .parser import build_parser
@@ -30,12 +31,13 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     training diverged.
     """
     args = build_parser(prog).parse_args(argv)
+    command: argparse.ArgumentParser = args.parser
     try:
         return args.run(args)
     except FloatingPointError as exc:
-        args.parser.exit(1, _one_line(args.parser.prog, exc))
+        command.exit(1, _one_line(command.prog, exc))
     except (ImportError, RuntimeError, ValueError, TypeError, OSError) as exc:
-        args.parser.exit(2, _one_line(args.parser.prog, exc))
+        command.exit(2, _one_line(command.prog, exc))
 
 
 def _one_line(prog: str, error: Exception) -> str:

@@ -45,11 +45,11 @@ def _check_writable(folder: Path, option: str) -> None:
 def write_figures(
     folder: str, title: str, loss: str, model: MLP, history: Any, x: Any, y: Any, weights_path: list | None
 ) -> list[Path]:
-    """loss.png; decision_boundary.png for a classification of two input features;
+    """loss.png; decision_boundary.png for classes of two input features;
     loss_surface.png for seed 004's neuron (``weights_path``: its weights after each epoch)."""
     folder_path = Path(folder)
     written = [plots.loss_curves(history, folder_path / "loss.png", f"{title}, loss {loss}", "test loss")]
-    if model.task == "classification" and x.shape[1] == 2:
+    if model.classes is not None and x.shape[1] == 2:
         labels = datasets.label_indices(y, model.classes)
         path = folder_path / "decision_boundary.png"
         classify = lambda points: class_indices(model, points)  # noqa: E731

@@ -54,8 +54,8 @@ PRESETS = {
     "moons": Preset(hidden=(32, 32), epochs=200),
     "digits": Preset(epochs=40),
 }
-# (test_fraction, seed) -> x_train, x_test, y_train, y_test
-LOADERS: dict[str, Callable[[float, int], tuple[Any, Any, Any, Any]]] = {
+# (test_fraction, seed) -> (x_train, x_test, y_train, y_test)
+LOADERS: dict[str, Callable[[float, int], tuple[Any, ...]]] = {
     "xor": lambda fraction, seed: datasets.split(*datasets.xor(), fraction, seed),
     "seed004": lambda fraction, seed: datasets.split(*datasets.seed004_points(), fraction, seed),
     "moons": lambda fraction, seed: datasets.split(*datasets.two_moons(seed=seed), fraction, seed),

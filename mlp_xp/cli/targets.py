@@ -49,13 +49,12 @@ class Task:
 def choose_task(option: str, y_train: Any, y_test: Any) -> Task:
     """The task ``--task option`` asks for, its classes, and why; ``ValueError`` when
     the targets cannot serve it (text for regression, real numbers for classes)."""
-    classes = datasets.find_classes(y_train, y_test)
-    text = bool(classes) and isinstance(classes[0], str)
+    classes: list[Any] | None = datasets.find_classes(y_train, y_test)
+    first = classes[0] if classes else None
+    text = isinstance(first, str)
     if option == "regression":
         if text:
-            raise ValueError(
-                f"--task regression needs numbers, but the targets are text such as {classes[0]!r}"
-            )
+            raise ValueError(f"--task regression needs numbers, but the targets are text such as {first!r}")
         return Task("regression", None, "--task regression")
     task = Task("classification", classes, "--task classification")
     if option == "auto":
