@@ -92,6 +92,31 @@ def get_device(xp: Any, device: Any = None) -> Any:
     return found
 
 
+def device_from_name(backend: str, name: str) -> Any:
+    """The device of ``backend`` that ``name`` (text, as typed on a command line) means.
+
+    array_api_strict: ``Device(name)`` (``"device1"``); torch:
+    ``torch.device(name)`` (``"cpu"``, ``"cuda:0"``), but not ``"meta"``,
+    whose tensors hold no data; cupy: the GPU number (``"1"`` or ``"cuda:1"``);
+    numpy: ``name`` itself (``"cpu"``).  ``ValueError`` for a name the backend
+    does not know; ``get_device`` then checks that the device is usable.
+    """
+    get_namespace(backend)  # a missing library: ImportError with its install hint
+    try:
+        if backend == "array_api_strict":
+            return importlib.import_module(backend).Device(name)
+        if backend == "torch":
+            device = importlib.import_module(backend).device(name)
+            if device.type == "meta":
+                raise ValueError("torch's meta device holds shapes without data; use cpu or cuda:N")
+            return device
+        if backend == "cupy":
+            return int(name.removeprefix("cuda:"))
+    except (ValueError, RuntimeError) as exc:
+        raise ValueError(f"device {name!r} is not a device of backend {backend!r}: {exc}") from exc
+    return name
+
+
 def get_dtype(xp: Any, dtype: Any) -> Any:
     """The floating dtype of ``xp`` that ``dtype`` names: 'float32' or 'float64'."""
     for name in DTYPES:

@@ -15,7 +15,8 @@ member                     content                                              
                            the host generator's ``bit_generator.state``, the
                            "adaptive" schedule's state (version 2, optional); for a
                            scikit-learn-style estimator, an ``estimator`` entry
-                           (class, parameters, fitted attributes)
+                           (class, parameters, fitted attributes); optionally
+                           ``task`` and ``classes`` (the label of each output)
 =========================  ==========================================================  ===============
 
 Nothing is pickled: files are read with ``allow_pickle=False`` and validated
@@ -181,6 +182,7 @@ def check_metadata(prefix: str, metadata: dict[str, Any]) -> None:
         raise fail(prefix, f"its rng_state is not a NumPy generator state ({exc!r})") from exc
     _check_optimizer(prefix, _field(prefix, metadata, "optimizer", (dict, type(None))))
     _check_schedule_state(prefix, metadata.get("schedule_state"))
+    _check_labels(prefix, metadata.get("task"), metadata.get("classes"), sizes[-1])
 
 
 def _check_schedule_state(prefix: str, state: Any) -> None:
@@ -205,6 +207,33 @@ def _check_schedule_state(prefix: str, state: Any) -> None:
             prefix,
             "its schedule_state must be None or {'lr': number > 0, 'best': number or null, "
             f"'bad_epochs': int >= 0}}, got {state!r}",
+        )
+
+
+def _check_labels(prefix: str, task: Any, classes: Any, n_outputs: int) -> None:
+    """The optional ``task`` (null, "classification", "regression") and, for classification,
+    ``classes``: distinct labels, all numbers or all strings, one per output (two for one output)."""
+    if task not in (None, "classification", "regression"):
+        raise fail(prefix, f"its task must be null, 'classification' or 'regression', got {task!r}")
+    if classes is None:
+        return
+    expected = 2 if n_outputs == 1 else n_outputs
+    if not (
+        task == "classification"
+        and isinstance(classes, list)
+        and len(classes) == expected
+        and (
+            all(isinstance(c, str) for c in classes)
+            or all(
+                isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in classes
+            )
+        )
+        and len(set(classes)) == expected
+    ):
+        raise fail(
+            prefix,
+            f"its classes must be null or, with task 'classification', {expected} distinct labels "
+            f"(all numbers or all strings) for {n_outputs} output(s); got {classes!r} with task {task!r}",
         )
 
 

@@ -6,13 +6,33 @@ features ``x`` of shape (N, n_0) and targets ``y`` of shape (N,) or (N, k).
 
 from __future__ import annotations
 
-import csv
 import math
 import os
+import tokenize
+import warnings
 import zipfile
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ._csv_table import read_table
+
+# What numpy.load raises on a damaged .npz archive: a bad zip, a bad stream, a bad .npy header.
+_DAMAGED_NPZ = (
+    OSError,
+    ValueError,
+    TypeError,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+    SyntaxError,
+    MemoryError,
+    zipfile.BadZipFile,
+    zlib.error,
+    tokenize.TokenError,
+)
 
 
 def xor() -> tuple[np.ndarray, np.ndarray]:
@@ -54,11 +74,17 @@ def two_moons(n: int = 400, noise: float = 0.2, seed: int = 0) -> tuple[np.ndarr
 def split(
     x: np.ndarray, y: np.ndarray, test_fraction: float = 0.25, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A random split ``x_train, x_test, y_train, y_test``; round(test_fraction · N) test rows."""
+    """A random split ``x_train, x_test, y_train, y_test``: round(test_fraction · N) test rows,
+    at least one training row (``ValueError`` otherwise)."""
     if not (isinstance(test_fraction, (int, float)) and 0.0 <= test_fraction < 1.0):
         raise ValueError(f"test_fraction must be a number in [0, 1), got {test_fraction!r}")
-    order = np.random.default_rng(seed).permutation(len(y))
     n_test = round(test_fraction * len(y))
+    if n_test >= len(y):
+        raise ValueError(
+            f"test_fraction {test_fraction} holds out {n_test} of the {len(y)} samples: "
+            "none is left for training"
+        )
+    order = np.random.default_rng(seed).permutation(len(y))
     test, train = order[:n_test], order[n_test:]
     return x[train], x[test], y[train], y[test]
 
@@ -76,25 +102,47 @@ def digits(test_fraction: float = 0.25, seed: int = 0) -> tuple[np.ndarray, ...]
     return split(data.data / 16.0, data.target, test_fraction, seed)
 
 
-def load_file(path: str | os.PathLike, target_column: int | str | None = -1) -> tuple[np.ndarray, ...]:
-    """Features and targets from a CSV or NPZ file: ``(x, y)``, or ``(x, None)``.
+@dataclass(frozen=True)
+class DataFile:
+    """What ``read_file`` found: features ``x`` (N, n_0), targets ``y`` or None, and
+    the CSV header's column names (None without a header row, and for NPZ files).
+
+    ``y`` is (N,) or (N, k) numbers, or (N,) strings when a CSV target column
+    holds text (class names).
+    """
+
+    x: np.ndarray
+    y: np.ndarray | None
+    columns: list[str] | None
+
+
+def read_file(
+    path: str | os.PathLike, target_column: int | str | None = -1, header: str = "auto"
+) -> DataFile:
+    """Features, targets and column names from a CSV or NPZ file.
 
     Parameters
     ----------
     path : str or path
-        ``.csv``: numbers separated by commas, one sample per row, with an
-        optional header row of column names.  ``.npz`` (``numpy.savez``):
+        ``.csv``: UTF-8 text (a byte-order mark is ignored), one sample per
+        row, numbers in decimal notation separated by commas; the target
+        column may hold text (class names).  ``.npz`` (``numpy.savez``):
         arrays ``x`` (N, n_0) and ``y`` (N,) or (N, k).
     target_column : int, str or None
-        CSV only: the column holding the targets, by index (negative counts
-        from the end) or by header name; the other columns are the features.
+        CSV only: the column holding the targets, by header name, else by
+        index (negative counts from the end; an int, or its text when no
+        column has that name); the other columns are the features.
         None: every column is a feature and ``y`` is None (for predictions);
         for an NPZ file, None ignores ``y``.
+    header : {"auto", "yes", "no"}
+        CSV only: whether the first row names the columns; "auto": when one
+        of its cells is text above a column that holds no text (see
+        ``mlp_xp._csv_table`` for what a number, a missing value and text are).
 
     Raises
     ------
     FileNotFoundError, ValueError
-        With the file's name and what is wrong in it.
+        With the file's name and what is wrong in it (for a cell: its line and column).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -103,65 +151,54 @@ def load_file(path: str | os.PathLike, target_column: int | str | None = -1) -> 
     if not path.is_file():
         raise FileNotFoundError(f"data file {str(path)!r} does not exist")
     if suffix == ".csv":
-        return _load_csv(path, target_column)
-    return _load_npz(path, target_column is not None)
+        return _load_csv(path, target_column, header)
+    return DataFile(*_load_npz(path, target_column is not None), columns=None)
 
 
-def _load_csv(path: Path, target_column: int | str | None) -> tuple[np.ndarray, np.ndarray | None]:
-    try:
-        with path.open(newline="", encoding="utf-8") as file:
-            reader = csv.reader(file)
-            rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise ValueError(f"{path.name} is not a readable CSV text file: {exc}") from exc
-    header = rows.pop(0)[1] if rows and not _numeric(rows[0][1]) else None
-    if not rows:
-        raise ValueError(f"{path.name} holds no data rows")
-    width = len(header) if header else len(rows[0][1])
-    data = np.empty((len(rows), width))
-    for i, (line, row) in enumerate(rows):
-        if len(row) != width:
-            raise ValueError(f"{path.name}, line {line}: {len(row)} columns, expected {width}")
-        for column, cell in enumerate(row):
-            try:
-                data[i, column] = float(cell)
-            except ValueError:
-                where = f"{path.name}, line {line}, column {column + 1}"
-                raise ValueError(f"{where}: {cell!r} is not a number") from None
-    if target_column is None:
-        return data, None
-    target = _column_index(target_column, header, width, path.name)
-    return np.delete(data, target, axis=1), data[:, target]
+def load_file(
+    path: str | os.PathLike, target_column: int | str | None = -1, header: str = "auto"
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(x, y)`` of ``read_file``: the features and the targets (or None) of a CSV or NPZ file."""
+    found = read_file(path, target_column, header)
+    return found.x, found.y
 
 
-def _numeric(row: list[str]) -> bool:
-    try:
-        [float(cell) for cell in row]
-    except ValueError:
-        return False
-    return True
+def _load_csv(path: Path, target_column: int | str | None, header: str) -> DataFile:
+    table = read_table(path, header)
+    width = len(table.columns)
+    target = None if target_column is None else _column_index(target_column, table.header, width, path.name)
+    features = [column for column in range(width) if column != target]
+    x = np.column_stack([np.array(table.numbers(column), dtype=np.float64) for column in features])
+    y = None if target is None else np.asarray(table.labels(target))
+    return DataFile(x, y, table.header)
 
 
 def _column_index(target_column: int | str, header: list[str] | None, width: int, name: str) -> int:
-    if isinstance(target_column, str):
-        names = [cell.strip() for cell in header or []]
-        if target_column not in names:
-            known = f"its columns are {names}" if header else "it has no header row"
-            raise ValueError(f"target_column {target_column!r} is not a column of {name}: {known}")
-        return names.index(target_column)
-    if not -width <= target_column < width:
-        raise ValueError(f"target_column must be in [{-width}, {width - 1}] for {name}, got {target_column}")
+    """The target column's index: a header name, else an index (negative from the end) or its text."""
     if width < 2:
         raise ValueError(f"{name} has a single column: no features are left beside the targets")
-    return target_column % width
+    if isinstance(target_column, str) and header is not None and target_column.strip() in header:
+        return header.index(target_column.strip())
+    try:
+        index = int(target_column)
+    except ValueError:
+        known = f"its columns are {header}" if header else "it has no header row"
+        raise ValueError(f"target_column {target_column!r} is not a column of {name}: {known}") from None
+    if not -width <= index < width:
+        raise ValueError(f"target_column must be in [{-width}, {width - 1}] for {name}, got {index}")
+    return index % width
 
 
 def _load_npz(path: Path, with_targets: bool) -> tuple[np.ndarray, np.ndarray | None]:
     try:
-        with np.load(path, allow_pickle=False) as arrays:
-            found = dict(arrays)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{path.name} is not a readable .npz file: {exc}") from exc
+        # A damaged .npy header sends numpy to its Python 2 header parser, which warns
+        # before it fails: the failure is reported, the warning would only be noise.
+        with warnings.catch_warnings(), path.open("rb") as file:
+            warnings.simplefilter("ignore", UserWarning)
+            with np.load(file, allow_pickle=False) as arrays:
+                found = dict(arrays)
+    except _DAMAGED_NPZ as exc:
+        raise ValueError(f"{path.name} is not a readable .npz file ({type(exc).__name__}: {exc})") from exc
     needed = ("x", "y") if with_targets else ("x",)
     missing = [key for key in needed if key not in found]
     if missing:
@@ -175,17 +212,57 @@ def _load_npz(path: Path, with_targets: bool) -> tuple[np.ndarray, np.ndarray | 
     if y is not None and (y.ndim not in (1, 2) or y.shape[0] != x.shape[0]):
         n = x.shape[0]
         raise ValueError(f"{path.name}: y must have shape ({n},) or ({n}, k) like x, got {y.shape}")
+    _check_numbers(path, "x", x)
+    if y is not None and not (y.dtype.kind in "US" and y.ndim == 1):
+        _check_numbers(path, "y", y)
     return x, y
 
 
-def class_labels(y: np.ndarray) -> np.ndarray | None:
-    """``y`` as integer class labels when it is a column of non-negative whole numbers, else None."""
-    y = np.asarray(y)
-    if y.ndim != 1 or y.dtype.kind not in "biuf" or not np.all(np.isfinite(y)):
+def _check_numbers(path: Path, name: str, a: np.ndarray) -> None:
+    """Finite real numbers (``y`` may also be a column of strings: class names)."""
+    if a.dtype.kind not in "biuf":
+        labels = " (or, for y, one column of strings: class names)" if name == "y" else ""
+        raise ValueError(f"{path.name}: {name} must hold numbers{labels}, got dtype {a.dtype}")
+    bad = np.flatnonzero(~np.isfinite(a.reshape(len(a), -1)).all(axis=1))
+    if bad.size:
+        raise ValueError(
+            f"{path.name}: {name} holds NaN or infinity, first in row {bad[0]} (of 0..{len(a) - 1})"
+        )
+
+
+def find_classes(*ys: np.ndarray) -> list[int] | list[str] | None:
+    """The sorted distinct class labels of the target columns ``ys``, each of shape (N,).
+
+    Strings for text columns, ints for columns of finite whole numbers (any
+    sign: ±1 labels are two classes); None for other numbers or 2-D targets.
+    """
+    if any(y.ndim != 1 for y in ys):
         return None
-    if np.any(y < 0) or np.any(y != np.round(y)):
+    if all(y.dtype.kind in "US" for y in ys):
+        return sorted(set().union(*(y.tolist() for y in ys)))
+    if any(y.dtype.kind not in "biuf" for y in ys):
         return None
-    return y.astype(np.int64)
+    values = np.unique(np.concatenate(ys))
+    if values.dtype.kind == "f" and not (np.all(np.isfinite(values)) and np.all(values == np.round(values))):
+        return None
+    return [int(value) for value in values]
+
+
+def label_indices(y: np.ndarray, classes: list) -> np.ndarray:
+    """The position in ``classes`` of each label of ``y`` (N,): int64 (N,).
+
+    Labels compare by value (1.0 is the class 1); ``ValueError`` naming the
+    labels of ``y`` that are not in ``classes``.
+    """
+    if y.ndim != 1:
+        raise ValueError(f"class labels must be one column, shape (N,), got shape {y.shape}")
+    position = {label: i for i, label in enumerate(classes)}
+    labels = y.tolist()
+    unknown = sorted({label for label in labels if label not in position}, key=str)
+    if unknown:
+        shown = ", ".join(map(repr, unknown[:5])) + (", ..." if len(unknown) > 5 else "")
+        raise ValueError(f"labels {shown} are not classes of the model, which knows {classes}")
+    return np.array([position[label] for label in labels], dtype=np.int64)
 
 
 def encode_labels(labels: np.ndarray, n_outputs: int, signs: bool = False) -> np.ndarray:

@@ -60,6 +60,12 @@ class MLP:
     history
         The last ``fit``'s History, filled epoch by epoch (None before the
         first ``fit``).
+    task : {None, "classification", "regression"}
+        What the outputs mean, for the readers of a saved model (``mlp-xp
+        predict``); None: not said.  Saved with the model.
+    classes : list of int, float or str, or None
+        For classification, the label of each output unit in order (for one
+        sigmoid output: the labels below and above ½); saved with the model.
     """
 
     def __init__(
@@ -89,6 +95,8 @@ class MLP:
         self.n_updates = 0
         self.schedule_state: dict[str, Any] | None = None
         self.history: History | None = None
+        self.task: str | None = None
+        self.classes: list[Any] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle support: the namespace and activations travel by name."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Protocol
 
 import array_api_compat
@@ -266,6 +266,42 @@ class LineSearchGD:
 OPTIMIZERS: dict[str, type] = {cls.name: cls for cls in (SGD, Adam, LineSearchGD)}
 
 
+@dataclass(frozen=True)
+class WeightsOnly:
+    """``inner`` applied to the weights Ω only: the biases β keep their values.
+
+    A neuron without bias, as in seed 004, is a model whose β stays at 0.
+    ``params`` and ``grads`` are ``weights + biases`` (as many of each): the
+    biases' gradients are replaced by zeros before ``inner`` steps, so SGD,
+    Adam and the line search all leave β unchanged.  The state is ``inner``'s.
+    Saved with the model as ``{"name": "weights_only", "inner": <inner's config>}``.
+    """
+
+    inner: Any = field(default_factory=SGD)
+    name: ClassVar[str] = "weights_only"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "inner", get_optimizer(self.inner))
+
+    @property
+    def needs_objective(self) -> bool:
+        return getattr(self.inner, "needs_objective", False)
+
+    def init(self, params: Sequence[Any]) -> Any:
+        return self.inner.init(params)
+
+    def step(
+        self, params: Sequence[Any], grads: Sequence[Any], state: Any, lr: float, **objective: Any
+    ) -> tuple[list[Any], Any]:
+        n_weights = len(grads) // 2
+        grads = [*grads[:n_weights], *(0.0 * g for g in grads[n_weights:])]
+        return self.inner.step(params, grads, state, lr, **objective)
+
+
+# The classes that optimizer_config writes and optimizer_from_config reads back.
+_CONFIGURABLE: dict[str, type] = {**OPTIMIZERS, WeightsOnly.name: WeightsOnly}
+
+
 def get_optimizer(optimizer: Any) -> Optimizer:
     """An optimizer from its name or an object with ``init`` and ``step`` (not a class)."""
     if isinstance(optimizer, type):
@@ -284,17 +320,23 @@ def get_optimizer(optimizer: Any) -> Optimizer:
 
 
 def optimizer_config(optimizer: Any) -> dict[str, Any]:
-    """A built-in optimizer as a JSON-able dict ``{"name": ..., **hyper-parameters}``.
+    """A built-in optimizer as a JSON-able dict ``{"name": ..., **hyper-parameters}``
+    (a wrapped optimizer as its own config).
 
     Raises ``ValueError`` for any other object: only the classes of
-    ``OPTIMIZERS`` (not their subclasses) are known to ``optimizer_from_config``.
+    ``OPTIMIZERS`` and ``WeightsOnly`` (not their subclasses) are known to
+    ``optimizer_from_config``.
     """
-    if type(optimizer) not in OPTIMIZERS.values():
+    if type(optimizer) not in _CONFIGURABLE.values():
         raise ValueError(
             f"optimizer {optimizer!r} cannot be saved: only the built-in optimizers "
-            f"{', '.join(map(repr, OPTIMIZERS))} have a config, got a {type(optimizer).__name__}"
+            f"{', '.join(map(repr, _CONFIGURABLE))} have a config, got a {type(optimizer).__name__}"
         )
-    return {"name": optimizer.name, **{f.name: getattr(optimizer, f.name) for f in fields(optimizer)}}
+    values = {f.name: getattr(optimizer, f.name) for f in fields(optimizer)}
+    return {
+        "name": optimizer.name,
+        **{key: optimizer_config(v) if type(v) in _CONFIGURABLE.values() else v for key, v in values.items()},
+    }
 
 
 def optimizer_from_config(config: Any) -> Optimizer:
@@ -302,11 +344,11 @@ def optimizer_from_config(config: Any) -> Optimizer:
     if not isinstance(config, Mapping):
         raise TypeError(f"optimizer config must be a dict with a 'name', got {config!r}")
     name = config.get("name")
-    if not isinstance(name, str) or name not in OPTIMIZERS:
+    if not isinstance(name, str) or name not in _CONFIGURABLE:
         raise ValueError(
-            f"optimizer config 'name' must be one of {', '.join(map(repr, OPTIMIZERS))}, got {name!r}"
+            f"optimizer config 'name' must be one of {', '.join(map(repr, _CONFIGURABLE))}, got {name!r}"
         )
-    cls = OPTIMIZERS[name]
+    cls = _CONFIGURABLE[name]
     allowed = [f.name for f in fields(cls)]
     unknown = [key for key in config if key != "name" and key not in allowed]
     if unknown:
@@ -314,4 +356,10 @@ def optimizer_from_config(config: Any) -> Optimizer:
             f"optimizer config for {name!r} has unknown fields {', '.join(map(repr, unknown))}; "
             f"its fields are {', '.join(map(repr, allowed))}"
         )
-    return cls(**{key: value for key, value in config.items() if key != "name"})
+    return cls(
+        **{
+            key: optimizer_from_config(value) if isinstance(value, Mapping) else value
+            for key, value in config.items()
+            if key != "name"
+        }
+    )

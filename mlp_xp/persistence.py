@@ -47,6 +47,8 @@ class _Snapshot:
     n_updates: int
     rng_state: dict[str, Any]
     schedule_state: dict[str, Any] | None = None
+    task: str | None = None
+    classes: list[Any] | None = None
 
 
 def save(
@@ -189,6 +191,8 @@ def _snapshot(model: Any, include_optimizer: bool) -> _Snapshot:
         n_updates=model.n_updates,
         rng_state=json.loads(json.dumps(model.rng.bit_generator.state, default=_json_number)),
         schedule_state=None if model.schedule_state is None else dict(model.schedule_state),
+        task=model.task,
+        classes=None if model.classes is None else list(model.classes),
     )
 
 
@@ -256,6 +260,8 @@ def _to_file(prefix: str, s: _Snapshot) -> tuple[dict[str, Any], dict[str, np.nd
         "rng_state": s.rng_state,
         "schedule_state": s.schedule_state,
     }
+    labels = {"task": s.task, "classes": s.classes}  # optional: written when set
+    metadata.update({key: value for key, value in labels.items() if value is not None})
     return metadata, arrays
 
 
@@ -281,6 +287,8 @@ def _from_file(metadata: dict[str, Any], arrays: dict[str, np.ndarray]) -> _Snap
         n_updates=metadata["n_updates"],
         rng_state=metadata["rng_state"],
         schedule_state=metadata.get("schedule_state"),
+        task=metadata.get("task"),
+        classes=metadata.get("classes"),
     )
 
 
@@ -310,4 +318,5 @@ def _build(s: _Snapshot, backend: Any, device: Any) -> Any:
     model.n_updates = s.n_updates
     model.schedule_state = None if s.schedule_state is None else dict(s.schedule_state)
     model.rng = model_file.generator(s.rng_state)
+    model.task, model.classes = s.task, None if s.classes is None else list(s.classes)
     return model

@@ -12,6 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from ._backend import get_namespace, quiet_overflow
+from .activations import get_activation
+from .costs import get_cost
 from .datasets import seed004_points
 
 INSTALL_HINT = 'plotting needs matplotlib: pip install "mlp_xp[plot]"'
@@ -57,43 +60,74 @@ def decision_boundary(
     labels: np.ndarray,
     path: str | Path,
     title: str = "Decision regions",
+    names: Sequence[Any] | None = None,
 ) -> Path:
     """The classes ``classify`` predicts over the plane, with the points ``x`` (N, 2)
-    coloured by their ``labels`` (N,) on top."""
+    coloured by their class indices ``labels`` (N,) on top; ``names[k]`` labels class k.
+
+    Class k has the same colour (``class_colours``) in the shading and on its
+    points, whatever the number of classes.
+    """
     low, high = x.min(axis=0), x.max(axis=0)
     margin = 0.1 * np.maximum(high - low, 1e-3) + 0.25
     g1, g2 = np.meshgrid(*(np.linspace(lo, hi, 300) for lo, hi in zip(low - margin, high + margin)))
     regions = classify(np.stack([g1.ravel(), g2.ravel()], axis=1)).reshape(g1.shape)
-    n_classes = int(max(labels.max(), regions.max())) + 1
+    n_classes = max(int(max(labels.max(), regions.max())) + 1, len(names or ()))
+    colours = class_colours(n_classes)
     fig = _figure()
     ax = fig.subplots()
     levels = np.arange(n_classes + 1) - 0.5
-    ax.contourf(g1, g2, regions, levels=levels, cmap="tab10", vmin=0, vmax=9, alpha=0.25)
+    ax.contourf(g1, g2, regions, levels=levels, colors=colours, alpha=0.25)
     for label in np.unique(labels):
         points = x[labels == label]
-        ax.scatter(*points.T, color=f"C{label}", edgecolors="black", linewidths=0.5, label=f"class {label}")
+        name = names[label] if names is not None else label
+        ax.scatter(*points.T, color=colours[label], edgecolors="black", linewidths=0.5, label=f"class {name}")
     ax.set(title=title, xlabel="$x_1$", ylabel="$x_2$")
     ax.legend(title="training data (shaded: predicted class)", fontsize="small")
     return _save(fig, path)
 
 
-def seed004_surface(weights: Sequence[np.ndarray] | np.ndarray, path: str | Path) -> Path:
-    """Seed 004's cost surface E(w₁₁, w₁₂) = Σᵢ (yⁱ − σ(w₁₁x₁ⁱ + w₁₂x₂ⁱ))² as contours,
+def class_colours(n_classes: int) -> np.ndarray:
+    """``n_classes`` distinct RGBA colours, shape (n_classes, 4): matplotlib's tab10 up
+    to 10 classes, tab20 up to 20, else hues spread evenly over the "turbo" map."""
+    try:
+        from matplotlib import colormaps
+    except ImportError as exc:
+        raise ImportError(INSTALL_HINT) from exc
+    for name, size in (("tab10", 10), ("tab20", 20)):
+        if n_classes <= size:
+            return colormaps[name](np.arange(n_classes))
+    return colormaps["turbo"](np.linspace(0.0, 1.0, n_classes))
+
+
+def seed004_surface(
+    weights: Sequence[np.ndarray] | np.ndarray,
+    path: str | Path,
+    loss: str = "mse",
+    activation: str = "sigmoid",
+) -> Path:
+    """The cost surface E(w₁₁, w₁₂) of seed 004's neuron (``seed004_cost``) as contours,
     with the path of ``weights`` (K, 2): the neuron's weights before training and
-    after each epoch."""
+    after each epoch.  ``loss`` and ``activation``: those the neuron was trained with."""
     path_w = np.asarray(weights, dtype=float).reshape(-1, 2)
     low = np.minimum(path_w.min(axis=0), -1.0) - 1.0
     high = np.maximum(path_w.max(axis=0), 1.0) + 1.0
     w1, w2 = np.meshgrid(np.linspace(low[0], high[0], 241), np.linspace(low[1], high[1], 241))
+    surface = seed004_cost(np.stack([w1, w2], axis=-1), loss, activation)
+    start, end = (float(seed004_cost(w, loss, activation)) for w in (path_w[0], path_w[-1]))
     fig = _figure()
     ax = fig.subplots()
-    contours = ax.contourf(w1, w2, seed004_cost(np.stack([w1, w2], axis=-1)), levels=20, cmap="viridis")
+    contours = ax.contourf(w1, w2, surface, levels=20, cmap="viridis")
     fig.colorbar(contours, ax=ax, label="$E(w_{11}, w_{12})$")
     ax.plot(*path_w.T, color="white", marker=".", markersize=3, linewidth=1, label="weights after each epoch")
-    ax.plot(*path_w[0], "o", color="red", markersize=7, label=f"start E = {seed004_cost(path_w[0]):.3g}")
-    ax.plot(*path_w[-1], "*", color="orange", markersize=12, label=f"end E = {seed004_cost(path_w[-1]):.3g}")
+    ax.plot(*path_w[0], "o", color="red", markersize=7, label=f"start E = {start:.3g}")
+    ax.plot(*path_w[-1], "*", color="orange", markersize=12, label=f"end E = {end:.3g}")
+    if (loss, activation) == ("mse", "sigmoid"):
+        formula = r"$E = \sum_i\,(y^i - \sigma(w_{11}x_1^i + w_{12}x_2^i))^2$"
+    else:
+        formula = rf"$E = \sum_i\,C(y^i, \Phi(w_{{11}}x_1^i + w_{{12}}x_2^i))$, C {loss}, Φ {activation}"
     ax.set(
-        title=r"Seed 004: $E = \sum_i\,(y^i - \sigma(w_{11}x_1^i + w_{12}x_2^i))^2$, no bias",
+        title=f"Seed 004: {formula}, no bias",
         xlabel=r"$w_{11}$ (weight of $x_1$)",
         ylabel=r"$w_{12}$ (weight of $x_2$)",
     )
@@ -101,11 +135,25 @@ def seed004_surface(weights: Sequence[np.ndarray] | np.ndarray, path: str | Path
     return _save(fig, path)
 
 
-def seed004_cost(w: np.ndarray) -> np.ndarray:
-    """E(w) = Σᵢ (yⁱ − σ(w · xⁱ))² on seed 004's four points, for ``w`` of shape (..., 2)."""
+def seed004_cost(w: np.ndarray, loss: str = "mse", activation: str = "sigmoid") -> np.ndarray:
+    """E(w) = Σᵢ C(yⁱ, Φ(w · xⁱ)) on seed 004's four points, for ``w`` of shape (..., 2).
+
+    C is the cost ``loss`` (its fused form from the logits where ``activation``
+    is the one it pairs with), the labels as that cost reads them (±1 for
+    logistic and hinge).  For mse, C = (y − ŷ)² without mse's ½: seed 004's
+    E = Σᵢ (yⁱ − σ(w · xⁱ))², eight times the mean mse cost of ``fit``.
+    """
     x, y = seed004_points()
+    cost, phi, xp = get_cost(loss), get_activation(activation), get_namespace("numpy")
     z = np.asarray(w, dtype=float) @ x.T
-    return np.sum((y - 0.5 * (1.0 + np.tanh(0.5 * z))) ** 2, axis=-1)
+    targets = np.broadcast_to(2.0 * y - 1.0 if cost.targets == "sign" else y, z.shape).reshape(-1, 1)
+    logits = z.reshape(-1, 1)
+    with quiet_overflow():
+        if cost.fused is not None and cost.output_activation == phi.name:
+            costs = cost.fused(xp, targets, logits)[0]
+        else:
+            costs = cost.value(xp, targets, phi.value(xp, logits))
+    return (2.0 if loss == "mse" else 1.0) * np.sum(np.reshape(costs, z.shape), axis=-1)
 
 
 def _save(fig: Any, path: str | Path) -> Path:

@@ -211,20 +211,62 @@ def test_usage_errors_exit_with_status_2_and_one_line(capsys, monkeypatch, tmp_p
             "--batch-size",
             "-3",
         ): "argument --batch-size: expected a positive int, or 0 or 'full'",
-        ("train", "--data", "xor", "--epochs", "0"): "epochs must be >= 1",
+        ("train", "--data", "xor", "--epochs", "0"): "argument --epochs: expected an int >= 1, got '0'",
+        ("train", "--data", "xor", "--seed", "-1"): "argument --seed: expected an int >= 0, got '-1'",
+        ("train", "--data", "xor", "--lr", "nan"): "argument --lr: expected a finite number > 0",
+        (
+            "train",
+            "--data",
+            "xor",
+            "--test-fraction",
+            "1",
+        ): "argument --test-fraction: expected a number in [0, 1)",
+        (
+            "train",
+            "--data",
+            "moons",
+            "--test-fraction",
+            "0.999",
+        ): "test_fraction 0.999 holds out 400 of the 400",
+        (
+            "train",
+            "--data",
+            "xor",
+            "--target-column",
+            "0",
+        ): "--target-column applies to .csv files, not to the xor",
+        ("train", "--data", "xor", "--epochs"): "argument --epochs: expected one argument",
+        ("train", "--data", "xor", "--device", "cuda:0"): "device='cuda:0' is not a device of backend",
         ("train", "--data", "xor", "--activation", "swish"): "activation",
+        ("train", "--data", "xor", "--output-activation", "tanh", "--loss", "cross_entropy"): "needs output_",
+        (
+            "train",
+            "--data",
+            "xor",
+            "--task",
+            "regression",
+            "--loss",
+            "hinge",
+        ): "--loss hinge needs class labels",
         ("train", "--data", "xor", "--save", str(tmp_path / "no" / "m.npz")): "does not exist",
-        ("train", "--data", str(tmp_path / "real.csv"), "--task", "classification"): "class labels 0, 1, 2",
+        (
+            "train",
+            "--data",
+            str(tmp_path / "real.csv"),
+            "--task",
+            "classification",
+        ): "needs one column of class",
         ("evaluate", str(tmp_path / "none.npz"), "--data", str(tmp_path / "real.csv")): "none.npz",
         ("predict", str(tmp_path / "real.csv"), "--data", "moons"): "real.csv': it is not an .npz archive",
         ("train",): "the following arguments are required: --data",
         (): "the following arguments are required: COMMAND",
     }
     for argv, message in cases.items():
-        status, _, err = run(capsys, *argv)
+        status, out, err = run(capsys, *argv)
         assert status == 2, argv
         assert message in err and "Traceback" not in err, (argv, err)
-        assert err.strip().splitlines()[-1].startswith("mlp-xp"), err
+        assert err.count("\n") == 1 and err.startswith("mlp-xp"), err
+        assert out == "", (argv, out)  # refused before the model summary
 
 
 def test_missing_optional_packages_are_usage_errors(capsys, monkeypatch):
@@ -243,7 +285,7 @@ def test_evaluate_refuses_labels_the_model_does_not_know(capsys, tmp_path):
     run(capsys, "train", "--data", "xor", "--epochs", "1", "--save", str(tmp_path / "xor.npz"))
     np.savez(tmp_path / "data.npz", x=np.zeros((2, 2)), y=np.array([0, 5]))
     status, _, err = run(capsys, "evaluate", str(tmp_path / "xor.npz"), "--data", str(tmp_path / "data.npz"))
-    assert status == 2 and "the targets must be class labels 0..1 for this model" in err
+    assert status == 2 and "labels 5 are not classes of the model, which knows [0, 1]" in err
 
 
 def test_diverging_training_exits_with_status_1(capsys):

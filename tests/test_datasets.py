@@ -56,6 +56,12 @@ def test_split_refuses_a_bad_fraction(fraction):
         datasets.split(np.zeros((4, 1)), np.zeros(4), fraction)
 
 
+def test_split_leaves_at_least_one_training_row():
+    with pytest.raises(ValueError, match=r"test_fraction 0\.9 holds out 4 of the 4 samples: none is left"):
+        datasets.split(np.zeros((4, 1)), np.zeros(4), 0.9)
+    assert len(datasets.split(np.zeros((4, 1)), np.zeros(4), 0.8)[0]) == 1
+
+
 def test_digits_are_scaled_and_split():
     pytest.importorskip("sklearn")
     x_train, x_test, y_train, y_test = datasets.digits(test_fraction=0.25, seed=0)
@@ -147,11 +153,21 @@ def test_npz_errors(tmp_path, arrays, message):
         datasets.load_file(path)
 
 
-def test_class_labels_accept_whole_non_negative_numbers_only():
-    np.testing.assert_array_equal(datasets.class_labels(np.array([0.0, 2.0, 1.0])), [0, 2, 1])
-    assert datasets.class_labels(np.array([0, 2])).dtype == np.int64
-    for y in ([0.5, 1.0], [-1, 1], [[0, 1]], [0.0, np.nan]):
-        assert datasets.class_labels(np.array(y)) is None
+def test_find_classes_of_text_or_whole_numbers():
+    assert datasets.find_classes(np.array([0.0, 2.0, 1.0]), np.array([2.0, 5.0])) == [0, 1, 2, 5]
+    assert datasets.find_classes(np.array([1, -1, 1])) == [-1, 1]  # ±1 labels: two classes
+    assert datasets.find_classes(np.array(["b", "a"]), np.array([], dtype=str)) == ["a", "b"]
+    for y in ([0.5, 1.0], [[0, 1]], [0.0, np.nan], [1.0, np.inf]):
+        assert datasets.find_classes(np.array(y)) is None
+
+
+def test_label_indices_compare_labels_by_value():
+    np.testing.assert_array_equal(datasets.label_indices(np.array([5.0, -1.0, 5.0]), [-1, 5]), [1, 0, 1])
+    np.testing.assert_array_equal(datasets.label_indices(np.array(["b", "a"]), ["a", "b"]), [1, 0])
+    with pytest.raises(ValueError, match=r"labels 2, 7 are not classes of the model, which knows \[0, 1\]"):
+        datasets.label_indices(np.array([0, 7, 2, 7]), [0, 1])
+    with pytest.raises(ValueError, match="labels 'a' are not classes"):
+        datasets.label_indices(np.array(["a"]), [0, 1])
 
 
 def test_encode_labels():
