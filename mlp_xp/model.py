@@ -11,7 +11,7 @@ from .activations import get_activation
 from .costs import get_cost
 from .history import EarlyStopping, History
 from .network import backward, forward, init_parameters
-from .optimizers import get_optimizer
+from .optimizers import check_batching, get_optimizer
 from .schedules import get_schedule
 from .training import FitConfig, TrainingData, train
 
@@ -215,6 +215,7 @@ class MLP:
         )
         resuming = resume and self.optimizer is not None
         optimizer = self._resumed_optimizer(optimizer) if resuming else get_optimizer(optimizer)
+        check_batching(optimizer, config.batch_size, config.clip_norm)
         rng = self.rng if seed is None else host_rng(seed)
         data = self._training_data(x, y, cost, sample_weight, validation_data)
         if not resuming:

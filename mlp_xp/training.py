@@ -112,6 +112,8 @@ def _epochs(model: Any, data: TrainingData, cost: Cost, config: FitConfig, rng: 
         if config.tol is not None:
             history.grad_norm.append(gradient_norm(xp, model, data, cost))
             history.converged = history.grad_norm[-1] <= config.tol
+        if callable(getattr(model.optimizer, "converged", None)):
+            history.converged = history.converged or model.optimizer.converged(state)
         if hasattr(config.schedule, "end_epoch"):
             config.schedule.end_epoch(history.loss[-1])
         if config.verbose:
@@ -169,7 +171,25 @@ def _update(
         grads = [g * (config.clip_norm / xp.maximum(norm, config.clip_norm)) for g in grads]
     lr = config.schedule(step)
     optimizer = model.optimizer
-    if getattr(optimizer, "needs_objective", False):
+    if getattr(optimizer, "needs_value_and_grad", False):
+
+        def value_and_grad(trial: list[Any]) -> tuple[Any, list[Any]]:
+            trial_weights = trial[:n_layers]
+            trial_zs, trial_a = forward(xp, trial_weights, trial[n_layers:], model.phis, xb, output=not fused)
+            trial_losses, trial_dW, trial_db = backward(
+                xp, trial_weights, model.phis, trial_zs, trial_a, yb, cost, wb
+            )
+            trial_loss, _ = _batch_cost(xp, trial_losses, wb, trial_weights, config.alpha)
+            if config.alpha:
+                trial_dW = [
+                    g + (config.alpha / _nonzero(xp, weight)) * W for g, W in zip(trial_dW, trial_weights)
+                ]
+            return trial_loss / weight, [*trial_dW, *trial_db]
+
+        params, state = optimizer.step(
+            params, grads, state, lr, value=loss / weight, value_and_grad=value_and_grad
+        )
+    elif getattr(optimizer, "needs_objective", False):
 
         def objective(trial: list[Any]) -> float:
             trial_zs, trial_activations = forward(xp, trial[:n_layers], trial[n_layers:], model.phis, xb)
