@@ -30,7 +30,7 @@ from .progress import Progress
 
 TASKS = ("auto", "classification", "regression")
 # Learning rates for the optimizers other than SGD, whose rate comes from the data set's preset.
-DEFAULT_LR = {"adam": 0.01, "line_search": 1.0}
+DEFAULT_LR = {"adam": 0.01, "line_search": 1.0, "lbfgs": 1.0}
 
 
 @dataclass(frozen=True)
@@ -195,14 +195,23 @@ class _WeightsOnly:
     def needs_objective(self) -> bool:
         return getattr(self.inner, "needs_objective", False)
 
+    @property
+    def needs_value_and_grad(self) -> bool:
+        return getattr(self.inner, "needs_value_and_grad", False)
+
     def init(self, params: Sequence[Any]) -> Any:
         return self.inner.init(params)
 
     def step(
         self, params: Sequence[Any], grads: Sequence[Any], state: Any, lr: float, **objective: Any
     ) -> Any:
-        grads = [*grads[: self.n_weights], *(0.0 * g for g in grads[self.n_weights :])]
-        return self.inner.step(params, grads, state, lr, **objective)
+        if "value_and_grad" in objective:
+            value_and_grad = objective["value_and_grad"]
+            objective["value_and_grad"] = lambda trial: self._weights_only(*value_and_grad(trial))
+        return self.inner.step(params, self._weights_only(None, grads)[1], state, lr, **objective)
+
+    def _weights_only(self, value: Any, grads: Sequence[Any]) -> tuple[Any, list[Any]]:
+        return value, [*grads[: self.n_weights], *(0.0 * g for g in grads[self.n_weights :])]
 
 
 @dataclass(frozen=True)

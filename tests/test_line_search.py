@@ -1,5 +1,6 @@
 """Line searches: Armijo, strong Wolfe (bracketing and zoom), exact; LineSearchGD(exact=True) on seed 004."""
 
+import itertools
 import math
 
 import numpy as np
@@ -85,10 +86,15 @@ def test_zoom_interpolates_inside_a_bracket_found_by_extrapolation():
 
     point, evaluations = line_search.strong_wolfe(phi, 0.0, -0.5, 0.01, c1=1e-3, c2=0.01)
     assert abs(point.slope) <= 0.01 * 0.5 and point.value <= -1e-3 * 0.5 * point.step
-    growing = next(i for i, (a, b) in enumerate(zip(calls, calls[1:])) if b < a) + 1
+    growing = next(i for i, (a, b) in enumerate(itertools.pairwise(calls)) if b < a) + 1
     low, high = calls[growing - 2 : growing]
     assert growing >= 4 and low < math.sqrt(2.0) < high
-    assert abs(calls[growing] - math.sqrt(2.0)) < 0.01 < 0.1 * (high - low) < abs(calls[growing] - (low + high) / 2)
+    assert (
+        abs(calls[growing] - math.sqrt(2.0))
+        < 0.01
+        < 0.1 * (high - low)
+        < abs(calls[growing] - (low + high) / 2)
+    )
     assert evaluations == len(calls)
 
 
@@ -214,7 +220,7 @@ def test_exact_gradient_descent_decreases_seed_004_error_monotonically(xp, devic
         )
         assert state["step_size"] > 0.0
     assert all(np.diff(errors) < 0.0) and errors[-1] < 0.1 * errors[0]
-    for g, g_next in zip(gradients, gradients[1:]):
+    for g, g_next in itertools.pairwise(gradients):
         assert abs(g @ g_next) <= 1e-6 * np.linalg.norm(g) * np.linalg.norm(g_next)
 
 
@@ -223,7 +229,9 @@ def test_exact_line_search_in_fit_decreases_the_loss_monotonically(make_mlp):
     and falls at every epoch until it reaches the rounding floor."""
     x, y = mlp_xp.datasets.seed004_points()
     model = make_mlp([2, 1], output_activation="sigmoid", dtype="float64", seed=0)
-    history = model.fit(x, y, loss="mse", optimizer=LineSearchGD(exact=True), lr=1.0, batch_size=None, epochs=15)
+    history = model.fit(
+        x, y, loss="mse", optimizer=LineSearchGD(exact=True), lr=1.0, batch_size=None, epochs=15
+    )
     losses = np.array(history.loss)
     assert all(np.diff(losses) <= 0.0) and all(np.diff(losses[losses > 1e-10]) < 0.0)
     assert losses[-1] < 1e-6 * losses[0]
