@@ -19,7 +19,7 @@ import array_api_compat
 
 from ._backend import host_floats, namespace_of
 from ._validation import check_int, check_real
-from .line_search import strong_wolfe
+from .line_search import Point, strong_wolfe
 
 RUNNING, CONVERGED, STALLED = 0, 1, 2
 Memory = list[tuple[list[Any], list[Any], float]]
@@ -45,8 +45,9 @@ def two_loop(xp: Any, grads: Sequence[Any], memory: Memory) -> list[Any]:
     """
     q, alphas = list(grads), []
     for s, y, rho in reversed(memory):
-        alphas.append(rho * dot(xp, s, q))
-        q = [qi - alphas[-1] * yi for qi, yi in zip(q, y)]
+        alpha = rho * dot(xp, s, q)
+        q = [qi - alpha * yi for qi, yi in zip(q, y)]
+        alphas.append(alpha)
     if memory:
         _, y, rho = memory[-1]
         gamma = 1.0 / (rho * dot(xp, y, y))
@@ -139,40 +140,45 @@ class LBFGS:
         """One iteration from θ = ``params`` with ∇𝓔(θ) = ``grads`` and 𝓔(θ) = ``value``."""
         xp, memory = namespace_of(*params), _memory(state)
         direction, (value0, slope0, largest, length) = _direction(xp, grads, memory, value)
-        if memory and not slope0 < 0.0:  # rounding broke Hₖ's positive definiteness
+        if memory and not slope0 < 0.0:  # rounding broke Hₖ's positive definiteness: restart
             memory = []
             direction, (value0, slope0, largest, length) = _direction(xp, grads, memory, value)
         counts = {"n_iterations": state["n_iterations"], "n_evaluations": state["n_evaluations"] + 1}
-        if largest <= self.gtol:
-            return list(params), _state(memory, counts, CONVERGED, value0)
-        if not (slope0 < 0.0 and math.isfinite(value0 + slope0)):  # NaN or inf: fit reports it
-            return list(params), _state(memory, counts, RUNNING, value0)
+        if largest <= self.gtol or not (slope0 < 0.0 and math.isfinite(value0 + slope0)):
+            status = CONVERGED if largest <= self.gtol else RUNNING  # NaN or inf: fit reports it
+            return list(params), _state(memory, counts, status, value0)
         phi = _restriction(xp, params, direction, value_and_grad)
-        first = 1.0 if memory else 1.0 / length
-        point, evaluations = strong_wolfe(
-            phi, value0, slope0, first, c1=self.c1, c2=self.c2, max_evaluations=self.max_line_search
-        )
+        first = 1.0 if memory else 1.0 / length  # along −∇𝓔, a first step of length 1 (SciPy's)
+        search = {"c1": self.c1, "c2": self.c2, "max_evaluations": self.max_line_search}
+        point, evaluations = strong_wolfe(phi, value0, slope0, first, **search)
         counts["n_evaluations"] += evaluations
-        if point is None:
+        if point is None:  # no decrease found: restart from −∇𝓔, or stall if that was it
             return list(params), _state([], counts, RUNNING if memory else STALLED, value0)
-        trial, trial_grads, largest = point.payload
-        curvature = point.step * (point.slope - slope0)  # sᵀy = α (φ'(α) − φ'(0))
-        if curvature > float(xp.finfo(grads[0].dtype).eps) * point.step * -slope0:
-            s = [point.step * d for d in direction]
-            y = [new - old for new, old in zip(trial_grads, grads)]
-            memory = [*memory, (s, y, 1.0 / curvature)][-self.memory :]
         counts["n_iterations"] += 1
+        trial, _, largest = point.payload
+        memory = self._remember(memory, point, slope0, direction, grads)
         small_decrease = value0 - point.value <= self.ftol * max(abs(value0), abs(point.value), 1.0)
         status = CONVERGED if largest <= self.gtol or small_decrease else RUNNING
         return trial, _state(memory, counts, status, point.value)
+
+    def _remember(
+        self, memory: Memory, point: Point, slope0: float, direction: list[Any], grads: Sequence[Any]
+    ) -> Memory:
+        """``memory`` with the pair of the step taken, s = αd and y = ∇𝓔(θ + αd) − ∇𝓔(θ), then
+        its newest m pairs; unchanged when sᵀy = α(φ'(α) − φ'(0)) ≤ ε·(−αφ'(0)), ε of the dtype."""
+        curvature = point.step * (point.slope - slope0)
+        if not curvature > float(namespace_of(*grads).finfo(grads[0].dtype).eps) * point.step * -slope0:
+            return memory
+        s = [point.step * d for d in direction]
+        y = [new - old for new, old in zip(point.payload[1], grads)]
+        return [*memory, (s, y, 1.0 / curvature)][-self.memory :]
 
 
 def _direction(xp: Any, grads: Sequence[Any], memory: Memory, value: Any) -> tuple[list[Any], list[float]]:
     """d = −Hₖ∇𝓔, and [φ(0), φ'(0) = ∇𝓔ᵀd, ‖∇𝓔‖∞, ‖d‖] read in one transfer."""
     direction = [-r for r in two_loop(xp, grads, memory)]
     value = xp.asarray(value, dtype=grads[0].dtype, device=array_api_compat.device(grads[0]))
-    largest = xp.max(xp.stack([xp.max(xp.abs(g)) for g in grads]))
-    read = [value, dot(xp, grads, direction), largest, xp.sqrt(dot(xp, direction, direction))]
+    read = [value, dot(xp, grads, direction), _largest(xp, grads), xp.sqrt(dot(xp, direction, direction))]
     return direction, host_floats(xp, read)
 
 
@@ -184,11 +190,15 @@ def _restriction(
     def phi(step: float) -> tuple[float, float, Any]:
         trial = [p + step * d for p, d in zip(params, direction)]
         value, grads = value_and_grad(trial)
-        largest = xp.max(xp.stack([xp.max(xp.abs(g)) for g in grads]))
-        value, slope, largest = host_floats(xp, [value, dot(xp, grads, direction), largest])
+        value, slope, largest = host_floats(xp, [value, dot(xp, grads, direction), _largest(xp, grads)])
         return value, slope, (trial, grads, largest)
 
     return phi
+
+
+def _largest(xp: Any, vectors: Sequence[Any]) -> Any:
+    """‖v‖∞ of a vector given as a list of arrays: a 0-d device array."""
+    return xp.max(xp.stack([xp.max(xp.abs(v)) for v in vectors]))
 
 
 def _memory(state: dict[str, Any]) -> Memory:
