@@ -86,6 +86,22 @@ def test_first_trial_has_unit_length_and_a_failed_search_restarts_then_stalls(xp
     assert state["status"] == lbfgs.RUNNING and "rho/0" not in state
 
 
+def test_a_pair_without_curvature_is_skipped(xp, device):
+    """A linear 𝓔(θ) = cᵀθ has y = 0, so sᵀy = 0 ≤ ε·(−αφ'(0)): the step is taken (𝓔
+    decreases, the line search returns its longest decrease when no step meets the curvature
+    condition), but the pair is not kept: H would stop being positive definite."""
+    c = xp.asarray([1.0, -2.0], dtype=xp.float64, device=device)
+    params = [xp.zeros(2, dtype=xp.float64, device=device)]
+
+    def linear(trial):
+        return xp.sum(c * trial[0]), [c]
+
+    optimizer = LBFGS(max_line_search=4)
+    new, state = optimizer.step(params, [c], optimizer.init(params), 0.1, value=0.0, value_and_grad=linear)
+    assert state["value"] < 0.0 and state["n_iterations"] == 1 and state["n_evaluations"] == 5
+    assert float(host(linear(new)[0])) == state["value"] and "rho/0" not in state
+
+
 # --- fit with L-BFGS --------------------------------------------------------------------------------
 
 
