@@ -9,6 +9,7 @@ from .activations import ACTIVATIONS, Activation, register_activation
 from .costs import COSTS, Cost, register_cost
 from .gradient_check import gradient_check
 from .history import EarlyStopping, History
+from .lbfgs import LBFGS
 from .model import MLP
 from .optimizers import (
     OPTIMIZERS,
@@ -38,6 +39,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ACTIVATIONS",
     "COSTS",
+    "LBFGS",
     "MLP",
     "OPTIMIZERS",
     "SGD",

@@ -12,7 +12,7 @@ from .costs import get_cost
 from .history import EarlyStopping, History
 from .network import backward, forward, init_parameters
 from .objective import accumulation_dtype
-from .optimizers import get_optimizer
+from .optimizers import check_batching, get_optimizer
 from .schedules import get_schedule
 from .training import FitConfig, TrainingData, train
 
@@ -239,6 +239,7 @@ class MLP:
             early_stopping=self._check_early_stopping(early_stopping, validation_data),
             resume=resuming,
         )
+        check_batching(config.optimizer, config.batch_size, config.clip_norm)
         rng = self.rng if seed is None else host_rng(seed)
         data = self._training_data(x, y, cost, sample_weight, validation_data)
         return train(self, data, cost, config, rng)

@@ -1,4 +1,4 @@
-"""Optimizers: SGD (with momentum), Adam and a line search.
+"""Optimizers: SGD (with momentum), Adam, a line search and L-BFGS.
 
 An optimizer is a small object with explicit state (the optax pattern):
 ``state = opt.init(params)`` and ``params, state = opt.step(params, grads,
@@ -7,7 +7,11 @@ state, lr)``, where ``params`` and ``grads`` are lists of arrays
 update fed batches of N, 1 or M samples (seeds 002–004); a new optimizer only
 needs these two methods.  An optimizer whose class sets ``needs_objective =
 True`` (the line search) is called ``step(params, grads, state, lr,
-value=𝓔(θ), objective=θ ↦ 𝓔(θ))`` on the batch objective.
+value=𝓔(θ), objective=θ ↦ 𝓔(θ))`` on the batch objective; one that sets
+``needs_value_and_grad = True`` (L-BFGS) gets ``value_and_grad=θ ↦ (𝓔(θ),
+∇𝓔(θ))`` instead, 𝓔 then a 0-d device array.  One that sets ``full_batch =
+True`` refuses mini-batches (``check_batching``), and one with a method
+``converged(state)`` stops ``fit`` when it returns True.
 
 ``step`` is functional: it returns new arrays and leaves its arguments
 untouched.  The built-ins also offer ``update``, the same step written in place
@@ -32,8 +36,10 @@ from typing import Any, ClassVar, Protocol
 
 import array_api_compat
 
+from . import line_search
 from ._backend import namespace_of
 from ._validation import check_int, check_real
+from .lbfgs import LBFGS
 
 
 class Optimizer(Protocol):
@@ -194,7 +200,7 @@ class Adam(InPlaceStep):
 
 @dataclass(frozen=True)
 class LineSearchGD:
-    """Gradient descent with a backtracking (Armijo) line search (seed 004).
+    """Gradient descent with a line search (seed 004): Armijo backtracking, or the exact step.
 
     Parameters
     ----------
@@ -204,18 +210,28 @@ class LineSearchGD:
         Factor applied to the step after each rejected trial.
     max_halvings : int ≥ 0
         Shrinks tried after the first step η before giving up.
+    exact : bool
+        Take seed 004's exact step instead: c, shrink and max_halvings then
+        play no part.
 
     Notes
     -----
-    Seed 004's gradient descent takes d = −∇𝓔(θ) and a step α > 0 with
-    𝓔(θ + α d) < 𝓔(θ).  Here α backtracks from the learning rate η:
-    α = η, η·shrink, η·shrink², ... until the Armijo condition
-    𝓔(θ − α g) ≤ 𝓔(θ) − c α ‖g‖² holds; the first such α is taken.  If none of
-    the ``max_halvings + 1`` trials qualifies, or the gradient or 𝓔(θ) is not
-    finite, θ is kept unchanged.  A zero gradient keeps θ too.  Near a minimum
-    the decrease c α ‖g‖² falls below the rounding error of 𝓔 (≈ 1e-16·|𝓔| in
-    float64), the test then compares noise and may keep θ: a gradient-norm
-    tolerance should sit above that floor.
+    Seed 004's gradient descent takes d = −∇𝓔(θ) = −g and a step α > 0 with
+    𝓔(θ + α d) < 𝓔(θ) (``line_search``):
+
+    - Armijo: α backtracks from the learning rate η, α = η, η·shrink,
+      η·shrink², ... until 𝓔(θ − α g) ≤ 𝓔(θ) − c α ‖g‖²; the first such α is
+      taken.  Near a minimum the decrease c α ‖g‖² falls below the rounding
+      error of 𝓔 (≈ 1e-16·|𝓔| in float64), the test then compares noise and
+      may keep θ: a gradient-norm tolerance should sit above that floor.
+    - ``exact=True``: αᵏ = argmin_{α>0} 𝓔(θ − α g), bracketed from η and
+      located by Brent's method to a relative tolerance √ε of the dtype; each
+      step decreases 𝓔, and ∇𝓔(θᵏ⁺¹) ⟂ ∇𝓔(θᵏ) (to that tolerance).  Where 𝓔
+      keeps decreasing along d (a sigmoid on separable data), the longest
+      step the search's budget reaches is taken.
+
+    If no trial decreases 𝓔, or the gradient or 𝓔(θ) is not finite, θ is
+    kept unchanged.  A zero gradient keeps θ too.
 
     ``fit`` passes ``value`` = 𝓔(θ) and ``objective`` θ ↦ 𝓔(θ) on the current
     batch (with mini-batches this is a stochastic line search).  Each update
@@ -229,6 +245,7 @@ class LineSearchGD:
     c: float = 1e-4
     shrink: float = 0.5
     max_halvings: int = 30
+    exact: bool = False
     name: ClassVar[str] = "line_search"
     needs_objective: ClassVar[bool] = True
 
@@ -236,6 +253,8 @@ class LineSearchGD:
         object.__setattr__(self, "c", check_real(self.c, "c", 0.0, 1.0, low_open=True))
         object.__setattr__(self, "shrink", check_real(self.shrink, "shrink", 0.0, 1.0, low_open=True))
         object.__setattr__(self, "max_halvings", check_int(self.max_halvings, "max_halvings", minimum=0))
+        if not isinstance(self.exact, bool):
+            raise TypeError(f"exact must be True or False, got {self.exact!r}")
 
     def init(self, params: Sequence[Any]) -> dict[str, float]:
         return {"step_size": 0.0}
@@ -254,16 +273,38 @@ class LineSearchGD:
         squared_norm = float(sum(xp.sum(g * g) for g in grads))
         value = float(value)
         if squared_norm > 0.0 and math.isfinite(squared_norm) and math.isfinite(value):
-            step = lr
-            for _ in range(self.max_halvings + 1):
-                trial = [p - step * g for p, g in zip(params, grads)]
-                if float(objective(trial)) <= value - self.c * step * squared_norm:
-                    return trial, {"step_size": step}
-                step *= self.shrink
+
+            def phi(step: float) -> float:
+                return float(objective([p - step * g for p, g in zip(params, grads)]))
+
+            if self.exact:
+                xtol = math.sqrt(float(xp.finfo(params[0].dtype).eps))
+                step = line_search.exact(phi, value, lr, xtol=xtol)[0]
+            else:
+                step = line_search.backtracking(
+                    phi, value, -squared_norm, lr, c=self.c, shrink=self.shrink, max_shrinks=self.max_halvings
+                )
+            if step > 0.0:
+                return [p - step * g for p, g in zip(params, grads)], {"step_size": step}
         return list(params), {"step_size": 0.0}
 
 
-OPTIMIZERS: dict[str, type] = {cls.name: cls for cls in (SGD, Adam, LineSearchGD)}
+OPTIMIZERS: dict[str, type] = {cls.name: cls for cls in (SGD, Adam, LineSearchGD, LBFGS)}
+
+
+def check_batching(optimizer: Any, batch_size: int | None, clip_norm: float | None) -> None:
+    """Refuse mini-batches and gradient clipping for an optimizer whose class sets
+    ``full_batch`` (L-BFGS: its curvature pairs need the full batch's true gradient)."""
+    if not getattr(optimizer, "full_batch", False):
+        return
+    if batch_size is not None:
+        raise ValueError(
+            f"optimizer {optimizer!r} trains on the full batch: pass batch_size=None, got {batch_size!r}"
+        )
+    if clip_norm is not None:
+        raise ValueError(
+            f"optimizer {optimizer!r} needs the true gradient: pass clip_norm=None, got {clip_norm!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -287,15 +328,26 @@ class WeightsOnly:
     def needs_objective(self) -> bool:
         return getattr(self.inner, "needs_objective", False)
 
+    @property
+    def needs_value_and_grad(self) -> bool:
+        return getattr(self.inner, "needs_value_and_grad", False)
+
     def init(self, params: Sequence[Any]) -> Any:
         return self.inner.init(params)
 
     def step(
         self, params: Sequence[Any], grads: Sequence[Any], state: Any, lr: float, **objective: Any
     ) -> tuple[list[Any], Any]:
-        n_weights = len(grads) // 2
-        grads = [*grads[:n_weights], *(0.0 * g for g in grads[n_weights:])]
-        return self.inner.step(params, grads, state, lr, **objective)
+        if "value_and_grad" in objective:
+            value_and_grad = objective["value_and_grad"]
+            objective["value_and_grad"] = lambda trial: _weights_only(*value_and_grad(trial))
+        return self.inner.step(params, _weights_only(None, grads)[1], state, lr, **objective)
+
+
+def _weights_only(value: Any, grads: Sequence[Any]) -> tuple[Any, list[Any]]:
+    """``value`` and ``grads`` (weights then biases) with the biases' gradients zeroed."""
+    n_weights = len(grads) // 2
+    return value, [*grads[:n_weights], *(0.0 * g for g in grads[n_weights:])]
 
 
 # The classes that optimizer_config writes and optimizer_from_config reads back.

@@ -193,6 +193,8 @@ def _stops(
     if config.tol is not None:
         history.grad_norm.append(gradient_norm(model, data, cost, config, wide))
         history.converged = history.grad_norm[-1] <= config.tol
+    if callable(getattr(config.optimizer, "converged", None)):
+        history.converged = history.converged or config.optimizer.converged(model.optimizer_state)
     if config.verbose:
         _report(history, epoch, config.epochs)
     stop = best.update(history, params)
@@ -244,7 +246,18 @@ def _update(
         norm = global_norm(xp, grads)
         grads = [g * (config.clip_norm / xp.maximum(norm, config.clip_norm)) for g in grads]
     lr = learning_rate(config.schedule, step)
-    if getattr(optimizer, "needs_objective", False):
+    if getattr(optimizer, "needs_value_and_grad", False):
+
+        def value_and_grad(trial: list[Any]) -> tuple[Any, list[Any]]:
+            trial_total, trial_weight, trial_dW, trial_db = objective_gradients(
+                xp, trial, model.phis, batch, cost, alpha, wide, output=output
+            )
+            return trial_total / trial_weight, [*trial_dW, *trial_db]
+
+        params, state = optimizer.step(
+            params, grads, state, lr, value=total / weight, value_and_grad=value_and_grad
+        )
+    elif getattr(optimizer, "needs_objective", False):
 
         def objective(trial: list[Any]) -> float:
             return objective_value(xp, trial, model.phis, batch, cost, alpha, wide)

@@ -10,6 +10,7 @@ from conftest import host, parameters
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 
 from mlp_xp.optimizers import (
+    LBFGS,
     OPTIMIZERS,
     SGD,
     Adam,
@@ -288,9 +289,10 @@ def test_get_optimizer_by_name_and_error_lists_names():
         "sgd": SGD,
         "adam": Adam,
         "line_search": LineSearchGD,
+        "lbfgs": LBFGS,
     }
     assert get_optimizer("sgd") == SGD() and get_optimizer(SGD(0.9)) == SGD(0.9)
-    with pytest.raises(ValueError, match="optimizer must be one of 'sgd', 'adam', 'line_search'"):
+    with pytest.raises(ValueError, match="optimizer must be one of 'sgd', 'adam', 'line_search', 'lbfgs'"):
         get_optimizer("rmsprop")
 
 
@@ -303,6 +305,9 @@ def test_get_optimizer_by_name_and_error_lists_names():
         Adam(0.5, 0.99, 1e-6),
         LineSearchGD(),
         LineSearchGD(0.3, 0.25, 5),
+        LineSearchGD(exact=True),
+        LBFGS(),
+        LBFGS(memory=3, gtol=1e-8, ftol=0.0, c1=1e-3, c2=0.5, max_line_search=5),
     ],
     ids=repr,
 )

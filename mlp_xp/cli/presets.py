@@ -62,7 +62,7 @@ LOADERS: dict[str, Callable[[float, int], tuple[Any, ...]]] = {
     "digits": datasets.digits,
 }
 # Learning rates for the optimizers other than SGD, whose rate comes from the data set's preset.
-DEFAULT_LR = {"adam": 0.01, "line_search": 1.0}
+DEFAULT_LR = {"adam": 0.01, "line_search": 1.0, "lbfgs": 1.0}
 
 
 def is_seed004_neuron(data: str, model: MLP) -> bool:
