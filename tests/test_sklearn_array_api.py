@@ -11,6 +11,7 @@ estimators train on.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import os
 import subprocess
@@ -18,12 +19,16 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
+from unittest import SkipTest
 
 import pytest
 
 import mlp_xp
 
 pytest.importorskip("sklearn")
+
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.estimator_checks import check_array_api_input
 
 ESTIMATORS = ("MLPClassifier", "MLPRegressor")
 # (input library, its device, dtype): array_api_strict on both of its devices.
@@ -45,15 +50,11 @@ def _key(estimator: str, namespace: str, device: str | None, dtype: str) -> str:
 
 def check_every_input(backend: str) -> dict[str, str]:
     """Run every check with estimators that train on ``backend``: "ok", "skip: why" or the traceback."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.utils._testing import SkipTest
-    from sklearn.utils.estimator_checks import check_array_api_input
-
     warnings.simplefilter("error")
     warnings.simplefilter("ignore", ConvergenceWarning)  # a short training on purpose
     device = None
     if backend == "array_api_strict":
-        device = __import__("array_api_strict").Device("device1")
+        device = importlib.import_module("array_api_strict").Device("device1")
     results = {}
     for name in ESTIMATORS:
         # A few epochs: scores far from 0 and 1, where float32 rounding would show.
