@@ -271,4 +271,4 @@ def test_an_estimator_s_integer_verbose_prints(rng, capsys):
     mlp_xp.MLPRegressor((4,), max_iter=2, verbose=2, random_state=0, tol=0.0, n_iter_no_change=5).partial_fit(
         x, y
     )
-    assert capsys.readouterr().out.startswith("epoch 1/1")
+    assert capsys.readouterr().out.startswith("Iteration 1, loss = ")

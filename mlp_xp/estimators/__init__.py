@@ -12,13 +12,15 @@ the network's arrays live on the model's backend.  Data that already lives in
 the model's namespace (a CuPy array for ``backend="cupy"``, a tensor for
 ``backend="torch"``) is used where it is, without a trip through the host.
 
-Where they differ from scikit-learn's MLP: no "lbfgs" solver, no sparse input,
-no Poisson loss; the initial weights are mlp_xp's (Glorot or He), so one
-``random_state`` gives other numbers; ``warm_start`` continues the optimizer
-state (scikit-learn restarts it); a stall is measured against the last epoch
-that improved by ``tol`` (scikit-learn: against the best value so far); the
+Where they differ from scikit-learn's MLP: no "lbfgs" solver yet, and ``fit``
+takes no sparse X (``predict`` does); the initial weights are mlp_xp's (Glorot
+or He), so one ``random_state`` gives other numbers; ``warm_start`` continues
+the optimizer state (scikit-learn restarts it) and may move the network to a
+new backend or device; a stall is measured against the last epoch that
+improved by ``tol`` (scikit-learn: against the best value so far); the
 "adaptive" schedule watches the training loss even with ``early_stopping``;
-the validation score ignores the sample weights.
+the validation score ignores the sample weights; a diverging epoch ends
+training at once.
 """
 
 from __future__ import annotations

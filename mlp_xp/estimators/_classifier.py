@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from sklearn.base import ClassifierMixin
+from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+from sklearn.utils.validation import check_array
 
 from .._backend import namespace_of, quiet_overflow, to_numpy
-from ._arrays import as_callers
+from ._arrays import as_callers, host
 from ._base import MLPEstimator
 from ._docstrings import ATTRIBUTES, PARAMETERS
+from ._params import parameters
 
 
+@parameters
 class MLPClassifier(ClassifierMixin, MLPEstimator):
     __doc__ = f"""A multi-layer perceptron classifier trained on ``mlp_xp.MLP``.
 
@@ -27,72 +31,15 @@ class MLPClassifier(ClassifierMixin, MLPEstimator):
     class_weight : None, "balanced" or dict, default=None
         Weights of the classes, multiplied into ``sample_weight``: a dict
         ``{{class: weight}}`` (a list of dicts for multi-label targets), or
-        "balanced": n_samples / (n_classes · count of the class).  "balanced"
-        is refused by ``partial_fit``.
+        "balanced": n_samples / (n_classes · count of the class); every weight
+        a finite number ≥ 0.  "balanced" is refused by ``partial_fit``.
 
     Attributes
     ----------
     classes_ : ndarray
         The class labels (for multi-label targets, the label indices).{ATTRIBUTES}"""
 
-    def __init__(
-        self,
-        hidden_layer_sizes: int | Sequence[int] = (100,),
-        activation: str = "relu",
-        *,
-        solver: str = "adam",
-        alpha: float = 1e-4,
-        batch_size: int | str = "auto",
-        learning_rate: str = "constant",
-        learning_rate_init: float = 1e-3,
-        power_t: float = 0.5,
-        max_iter: int = 200,
-        shuffle: bool = True,
-        random_state: Any = None,
-        tol: float = 1e-4,
-        verbose: bool = False,
-        warm_start: bool = False,
-        momentum: float = 0.9,
-        nesterovs_momentum: bool = True,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        epsilon: float = 1e-8,
-        n_iter_no_change: int | float = 10,
-        backend: Any = "numpy",
-        device: Any = None,
-        dtype: str | None = None,
-        class_weight: Any = None,
-    ) -> None:
-        super().__init__(
-            hidden_layer_sizes,
-            activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            backend=backend,
-            device=device,
-            dtype=dtype,
-        )
-        self.class_weight = class_weight
+    class_weight: Any = None
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -104,10 +51,12 @@ class MLPClassifier(ClassifierMixin, MLPEstimator):
         (or a 0/1 indicator matrix (n_samples, n_labels)); ``sample_weight`` (n_samples,)."""
         return self._fit(X, y, sample_weight, incremental=False)
 
+    @available_if(lambda estimator: estimator._check_solver())
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None) -> MLPClassifier:
         """One epoch over (X, y), continuing the network and its optimizer.
 
-        ``classes`` (every label of the whole data set) is required on the first call.
+        ``classes`` (every label of the whole data set) is required on the first
+        call, and y's labels must be among them.
         """
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
@@ -134,20 +83,20 @@ class MLPClassifier(ClassifierMixin, MLPEstimator):
         with quiet_overflow():
             return namespace_of(probabilities).log(probabilities)
 
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """The accuracy of ``predict(X)`` against y (for multi-label targets, of whole
+        rows), counted on the host in float64 whatever the arrays' library."""
+        return float(accuracy_score(host(y), host(self.predict(X)), sample_weight=host(sample_weight)))
+
+    def _loss_scale(self, n_outputs: int) -> float:
+        return 1.0
+
     def _encode_targets(self, y: Any, first: bool, incremental: bool, classes: Any) -> tuple[Any, str, str]:
         """The network's targets (0/1 columns, or one-hot rows), its loss and output activation."""
         check_classification_targets(y)
-        multilabel = type_of_target(y).startswith("multilabel")
         if first:
-            if incremental and classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit")
-            binarizer = LabelBinarizer().fit(y if classes is None or multilabel else classes)
-            if binarizer.classes_.shape[0] < 2:
-                raise ValueError(
-                    f"{type(self).__name__} needs samples of at least 2 classes, "
-                    f"got 1 class: {binarizer.classes_[0]!r}"
-                )
-            self._label_binarizer, self.classes_ = binarizer, binarizer.classes_
+            self._label_binarizer = self._binarizer(y, incremental, classes)
+            self.classes_ = self._label_binarizer.classes_
         else:
             self._check_known_classes(y, incremental, classes)
         targets = self._label_binarizer.transform(y)
@@ -155,14 +104,46 @@ class MLPClassifier(ClassifierMixin, MLPEstimator):
             return targets, "cross_entropy", "softmax"
         return targets, "binary_cross_entropy", "sigmoid"
 
-    def _check_known_classes(self, y: Any, incremental: bool, classes: Any) -> None:
-        if classes is not None and list(unique_labels(classes)) != list(self.classes_):
-            raise ValueError(f"classes={classes!r} is not the same as on the first call: {self.classes_!r}")
-        labels = set(unique_labels(y))
-        if not incremental and labels != set(self.classes_):
+    @staticmethod
+    def _binarizer(y: Any, incremental: bool, classes: Any) -> LabelBinarizer:
+        """The encoder of the labels: those of y for fit and for multi-label targets,
+        else those of ``classes``, which must hold every label of y."""
+        if incremental and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit")
+        if not incremental or type_of_target(y).startswith("multilabel"):
+            return LabelBinarizer().fit(y)
+        if isinstance(classes, (str, bytes)) or not hasattr(classes, "__len__"):
+            raise TypeError(f"classes must be a sequence of the class labels, got {classes!r}")
+        classes = check_array(host(classes), ensure_2d=False, dtype=None, input_name="classes")
+        if classes.ndim != 1:
+            raise ValueError(f"classes must be a 1-D sequence of labels, got shape {classes.shape}")
+        classes = unique_labels(classes)
+        unknown = _missing(unique_labels(y), classes)
+        if unknown.shape[0]:
             raise ValueError(
-                "warm_start can only be used where y has the same classes as in the previous "
-                f"call to fit: previously {self.classes_!r}, y has {sorted(labels)!r}"
+                f"y has classes {unknown} that are not in classes={classes}: on the first call to "
+                "partial_fit, classes must hold every class of the whole data set"
             )
-        if not labels <= set(self.classes_):
-            raise ValueError(f"y has classes not in classes_ {self.classes_!r}: {sorted(labels)!r}")
+        return LabelBinarizer().fit(classes)
+
+    def _check_known_classes(self, y: Any, incremental: bool, classes: Any) -> None:
+        if classes is not None and list(unique_labels(host(classes))) != list(self.classes_):
+            raise ValueError(f"classes={classes!r} is not the same as on the first call: {self.classes_}")
+        labels = unique_labels(y)
+        if not incremental and set(labels.tolist()) != set(self.classes_.tolist()):
+            raise ValueError(
+                "warm_start can only be used where `y` has the same classes as in the previous "
+                f"call to fit. Previously got {self.classes_}, `y` has {labels}"
+            )
+        unknown = _missing(labels, self.classes_)
+        if unknown.shape[0]:
+            raise ValueError(
+                f"y has classes {unknown} that are not in classes_ {self.classes_}, the classes "
+                "of the first call to partial_fit"
+            )
+
+
+def _missing(labels: Any, known: Any) -> Any:
+    """The entries of the label array ``labels`` that the label array ``known`` lacks."""
+    known = set(known.tolist())
+    return labels[[label not in known for label in labels.tolist()]]

@@ -10,7 +10,8 @@ PARAMETERS = """
         Adam, SGD with (Nesterov) momentum, or gradient descent with a
         backtracking line search that starts each update from
         ``learning_rate_init`` (give it a larger one, e.g. 1.0, and a full batch).
-        scikit-learn's "lbfgs" is not available.
+        scikit-learn's "lbfgs" is not available yet; ``partial_fit`` is absent
+        (``hasattr`` is False) with ``solver="lbfgs"``, as in scikit-learn.
     alpha : float, default=1e-4
         L2 penalty: the batch objective is 𝓔 + (α / (2 Σw)) Σⱼ ‖Ωʲ‖².
     batch_size : int or "auto", default="auto"
@@ -33,9 +34,12 @@ PARAMETERS = """
     tol : float, default=1e-4
         Improvement of the training loss (or validation score) that counts.
     verbose : bool, default=False
-        Print one line per epoch.
+        Print scikit-learn's lines: "Iteration N, loss = …" per epoch, with
+        early stopping "Validation score: …", and why training stopped.
     warm_start : bool, default=False
-        ``fit`` continues the fitted network and its optimizer state.
+        ``fit`` continues the fitted network and its optimizer state, moved
+        to ``backend`` and ``device`` if they have changed since (``dtype``
+        cannot change: a warm start refuses another explicit ``dtype``).
     momentum : float in [0, 1), default=0.9
         Momentum of "sgd".
     nesterovs_momentum : bool, default=True
@@ -44,7 +48,8 @@ PARAMETERS = """
         Hold out ``validation_fraction`` of the training data (stratified for
         classifiers with one output), stop when the validation score (accuracy,
         or R²) has not improved by ``tol`` for ``n_iter_no_change`` + 1 epochs,
-        and keep the parameters of the best epoch.
+        and keep the parameters of the best epoch (also when a later epoch
+        diverges: training then stops with a ``ConvergenceWarning``).
     validation_fraction : float in (0, 1), default=0.1
     beta_1, beta_2 : float in [0, 1), default=0.9, 0.999
         Adam's decay rates.
@@ -53,6 +58,8 @@ PARAMETERS = """
     n_iter_no_change : int or math.inf, default=10
         Training stops after ``n_iter_no_change`` + 1 epochs in a row without an
         improvement of ``tol`` (as scikit-learn); ``math.inf`` never stops early.
+    max_fun : int, default=15000
+        scikit-learn's budget of loss evaluations for "lbfgs" (checked, ≥ 1).
     backend : {"numpy", "cupy", "torch", "array_api_strict"}, default="numpy"
         Where the network trains; the training data moves there once per fit.
     device : optional
@@ -83,7 +90,7 @@ ATTRIBUTES = """
     n_layers_ : int
         Layers including input and output.
     n_outputs_ : int
-    out_activation_ : {"identity", "logistic", "softmax"}
+    out_activation_ : {"identity", "exp", "logistic", "softmax"}
         The output activation, named as scikit-learn.
     coefs_, intercepts_ : list of ndarray
         NumPy copies of the weights Ωʲ, shape (n_{j−1}, n_j), and biases βʲ.

@@ -86,7 +86,8 @@ def estimator_from_entry(entry: Any, layer_sizes: list[int]) -> MLPClassifier | 
     for name, value in shape.items():
         if getattr(estimator, name) != value:
             raise ValueError(f"{name} {getattr(estimator, name)!r} is not the network's {value}")
-    check.check_choice(estimator.out_activation_, "out_activation_", ("identity", "logistic", "softmax"))
+    outputs = ("identity", "exp", "logistic", "softmax")
+    check.check_choice(estimator.out_activation_, "out_activation_", outputs)
     for name in ("n_iter_", "t_"):
         check.check_int(getattr(estimator, name), name, minimum=0)
     if not (isinstance(estimator.loss_curve_, list) and estimator.loss_curve_) or not all(
