@@ -42,7 +42,7 @@ def ops(library: str, device: str) -> SimpleNamespace:
         rowmax=lambda z: z.max(axis=1, keepdims=True),
         rowsum=lambda z: z.sum(axis=1, keepdims=True),
         colsum=lambda a: a.sum(axis=0),
-        normal=lambda shape, dtype: lib.random.default_rng(0).standard_normal(shape, dtype=dtype),
+        normal=lambda shape, dtype: lib.asarray(np.random.default_rng(0).standard_normal(shape, dtype=dtype)),
         empty=lambda shape, dtype: lib.empty(shape, dtype=dtype),
     )
 

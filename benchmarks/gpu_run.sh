@@ -51,31 +51,38 @@ RESERVE=10
 export PYTHONPATH=$REPO PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 MPLBACKEND=Agg
 export PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 # the plugins CI has, not whatever the machine holds
 export XLA_PYTHON_CLIENT_PREALLOCATE=false # a JAX import in one test run must not take the GPU's memory
+export CUPY_TF32=0                         # float32 products in float32, as torch's default
 
 if ((DRY)); then
     BUDGET=${BUDGET:-115} MODE="dry run (CPU)"
-    declare -A CAP=([wheels]=30 [device]=30 [tests]=60 [bench-T]=45 [bench-M]=25 [bench-L]=25)
+    declare -A CAP=([wheels]=30 [device]=30 [tests]=60 [bench-T]=40 [bench-M]=35 [bench-L]=35)
     TESTS=(numpy "MLP_XP_BACKENDS=numpy" torch-cpu "MLP_XP_BACKENDS=torch MLP_XP_TORCH_DEVICE=cpu")
     TEST_TIMEOUT=60
     # a part of the suite: the backend and device handling, and the benchmark harness's GPU paths
     TEST_SELECTION=(-x tests/test_backend.py tests/test_persistence.py tests/test_benchmarks.py)
+    DEVICE=(--cpu)
     # the GPU workloads' steps on tiny networks (the real T at B = 16, for the targets' table),
     # without the memory probes, which on the CPU start a process per contender
-    BENCH_T=(--workload T --batch-size 16 --steps 3 --repeats 1 --no-memory)
-    BENCH_M=(--workload M --sizes 64,32,32,32,10 --batch-size 8 --steps 3 --repeats 1 --no-memory)
-    BENCH_L=(--workload L --sizes 64,48,48,8 --batch-size 16 --steps 3 --repeats 1 --no-memory)
+    declare -A BENCH=(
+        [T]="--workload T --batch-size 16 --steps 3 --repeats 1 --no-memory"
+        [M]="--workload M --sizes 64,32,32,32,10 --batch-size 8 --steps 3 --repeats 1 --no-memory"
+        [L]="--workload L --sizes 64,48,48,8 --batch-size 16 --steps 3 --repeats 1 --no-memory"
+    )
 else
     BUDGET=${BUDGET:-480} MODE="GPU run"
-    declare -A CAP=([wheels]=60 [device]=60 [tests]=200 [bench-T]=80 [bench-M]=80 [bench-L]=120)
+    declare -A CAP=([wheels]=60 [device]=60 [tests]=220 [bench-T]=80 [bench-M]=80 [bench-L]=120)
     TESTS=(cupy "MLP_XP_BACKENDS=cupy" torch-cuda "MLP_XP_BACKENDS=torch MLP_XP_TORCH_DEVICE=cuda")
     TEST_TIMEOUT=120
     TEST_SELECTION=() # the whole suite
     # float32, TF32 off.  Epochs of about 0.1 s of the native loop, 5 timed each; B: the workloads'
     # GPU batches (T 32, 256, 4096; M 64, 1024, 4096).  L, B = 8192: 6·8192·134·10⁶ = 6.6 TFLOP a
     # step, about 0.13 s at 50 TFLOP/s, so 3 steps an epoch and 3 timed epochs.
-    BENCH_T=(--workload T --epoch-seconds 0.1 --repeats 5)
-    BENCH_M=(--workload M --epoch-seconds 0.1 --repeats 5)
-    BENCH_L=(--workload L --steps 3 --repeats 3)
+    DEVICE=()
+    declare -A BENCH=(
+        [T]="--workload T --epoch-seconds 0.1 --repeats 5"
+        [M]="--workload M --epoch-seconds 0.1 --repeats 5"
+        [L]="--workload L --steps 3 --repeats 3"
+    )
 fi
 HEADER="mlp_xp $MODE, $(date -u '+%Y-%m-%d %H:%M UTC'), budget ${BUDGET}s, checkout $(git rev-parse --short HEAD 2>/dev/null || echo '(no git)')"
 
@@ -107,7 +114,7 @@ run_step() {
     echo "== $name (limit ${limit}s): $*" >>"$log"
     timeout -k 5 "$limit" "$@" >>"$log" 2>&1
     rc=$?
-    last=$(grep -v '^[[:space:]]*$' "$log" | tail -n 1)
+    last=$(grep -v '^[[:space:]]*$' "$log" | tail -n 1 | sed 's/^=* *//; s/ *=*$//') # pytest's, undecorated
     case $rc in
         0) status=ok ;;
         124 | 137) status=TIMEOUT last="stopped at its ${limit}s limit; last line: $last" ;;
@@ -152,46 +159,49 @@ else
 fi
 
 # --- device: nvidia-smi, driver, CUDA runtime, library versions -------------------------------
-run_step device "${CAP[device]}" "$OUT/device.txt" "$PY" benchmarks/device_info.py $( ((DRY)) && echo --cpu)
+run_step device "${CAP[device]}" "$OUT/device.txt" "$PY" benchmarks/device_info.py "${DEVICE[@]}"
 summarise "running"
 
+# --- which backends can run here, each asked once ---------------------------------------------
+declare -A WHY_NOT # backend -> why it cannot run (absent: it can)
+for ((i = 0; i < ${#TESTS[@]}; i += 2)); do
+    why=$(reaches "${TESTS[i]}") || WHY_NOT[${TESTS[i]}]=${why:-unavailable}
+done
+
 # --- the test suite on both backends, side by side --------------------------------------------
-PYTEST=(-q -p no:cacheprovider)
+# -v: each test's result as it ends, so a run stopped at its limit still says what passed and failed
+PYTEST=(-v --durations=20 -p no:cacheprovider)
 "$PY" -c 'import _hypothesis_pytestplugin' 2>/dev/null && PYTEST+=(-p _hypothesis_pytestplugin)
 "$PY" -c 'import pytest_timeout' 2>/dev/null && PYTEST+=(-p pytest_timeout --timeout "$TEST_TIMEOUT")
 for ((i = 0; i < ${#TESTS[@]}; i += 2)); do
     backend=${TESTS[i]} variables=${TESTS[i + 1]}
-    if why=$(reaches "$backend"); then
+    if [[ -v WHY_NOT[$backend] ]]; then
+        record "tests-$backend" skipped 0 0 "${WHY_NOT[$backend]}"
+    else
         # shellcheck disable=SC2086  # variables: NAME=value words for env
         run_step "tests-$backend" "${CAP[tests]}" "$OUT/tests-$backend.log" \
             env $variables "$PY" -m pytest "${PYTEST[@]}" "${TEST_SELECTION[@]}" &
-    else
-        record "tests-$backend" skipped 0 0 "${why:-$backend unavailable}"
     fi
 done
 wait
 summarise "running"
 
-# --- the benchmarks: one process per workload, results saved after each configuration ---------
-if ((DRY)); then
-    BACKEND=(--backend numpy)
-elif why=$(reaches cupy); then
-    BACKEND=(--backend cupy)
-elif torch_why=$(reaches torch-cuda); then
-    BACKEND=(--backend torch --device cuda)
-    echo "cupy unavailable ($why): mlp_xp on torch-cuda only" >>"$OUT/bench.log"
-else
-    BACKEND=()
-    why="no CUDA backend: cupy: $why; torch: $torch_why"
-fi
+# --- the benchmarks on the first backend that can run: one process per workload ---------------
+declare -A BENCH_BACKEND=([cupy]="--backend cupy" [torch-cuda]="--backend torch --device cuda"
+    [numpy]="--backend numpy" [torch-cpu]="--backend torch --device cpu")
+backend=""
+for candidate in "${TESTS[0]}" "${TESTS[2]}"; do
+    [[ -v WHY_NOT[$candidate] ]] || { backend=$candidate; break; }
+done
+[[ $backend == "${TESTS[2]}" ]] && echo "${TESTS[0]} cannot run: mlp_xp on $backend only" >>"$OUT/bench.log"
 for workload in T M L; do
-    if ((${#BACKEND[@]})); then
-        options="BENCH_$workload[@]"
+    if [[ -n $backend ]]; then
+        # shellcheck disable=SC2086  # BENCH_BACKEND, BENCH: options of train_step.py, as words
         run_step "bench-$workload" "${CAP[bench-$workload]}" "$OUT/bench.log" \
-            "$PY" benchmarks/train_step.py "${BACKEND[@]}" "${!options}" --out "$OUT"
+            "$PY" benchmarks/train_step.py ${BENCH_BACKEND[$backend]} ${BENCH[$workload]} --out "$OUT"
         summarise "running"
     else
-        record "bench-$workload" skipped 0 0 "$why"
+        record "bench-$workload" skipped 0 0 "neither ${TESTS[0]} nor ${TESTS[2]} can run (see tests-*)"
     fi
 done
 finish

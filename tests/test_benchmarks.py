@@ -206,4 +206,5 @@ def test_benchmark_runs_on_the_gpu(bench, tmp_path):
         assert row["step_s"] > 0
         if not name.startswith("floor_"):
             assert row["check"] in ("ok", "ref."), (name, row["check_detail"])
+        if not name.startswith("floor_") and name != bench.train_step.LOOP:  # the loop: mlp_xp's epochs
             assert row["memory"]["growth_bytes"] > 0, name
