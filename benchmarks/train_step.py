@@ -57,6 +57,7 @@ import numpy as np
 from _contenders import Native, contender_names, make
 from _problem import Problem
 
+MAX_SAMPLES = 2**19  # data set size bound of a calibrated epoch
 LOOP = "mlp_xp:loop"  # mlp_xp's fit timed by its own History.time: the epoch loop without fit's set-up
 
 SWEEPS = {
@@ -137,7 +138,8 @@ def problem(args: argparse.Namespace, sizes: tuple[int, ...], batch: int, steps:
 
 
 def calibrate(args: argparse.Namespace, sizes: tuple[int, ...], batch: int, timer: Any) -> int:
-    """Steps per epoch for a native-loop epoch of about ``--epoch-seconds`` (3 to 5000).
+    """Steps per epoch for a native-loop epoch of about ``--epoch-seconds``: 3 to 5000, and at
+    most ``MAX_SAMPLES`` samples (a launch-bound GPU step at a large batch would ask for gigabytes).
 
     The fastest of three 3-step epochs after a warm-up one: the first calls
     start thread pools and fault pages in, and other processes only slow down.
@@ -145,7 +147,7 @@ def calibrate(args: argparse.Namespace, sizes: tuple[int, ...], batch: int, time
     native = Native(problem(args, sizes, batch, 3))
     native.epoch(0)
     seconds = min(timer(native.epoch, r)[0] for r in (1, 2, 3)) / 3
-    return max(3, min(5000, math.ceil(args.epoch_seconds / seconds)))
+    return max(3, min(5000, MAX_SAMPLES // batch, math.ceil(args.epoch_seconds / seconds)))
 
 
 def check(p: Problem, names: list[str], k: int) -> dict[str, dict[str, Any]]:
