@@ -1,19 +1,21 @@
-"""Test matrix: one ``tests`` session per backend, and ``lint``.
+"""Test matrix: one ``tests`` session per backend, ``lint``, and ``gpu_dry_run``.
 
 python -m nox                      # every session (cupy skips without a CUDA GPU)
 python -m nox -s "tests(numpy)"    # one backend
 python -m nox -s tests -- -k xor   # arguments after -- go to pytest
+python -m nox -s gpu_dry_run       # benchmarks/gpu_run.sh --dry-run: the GPU run's steps on the CPU
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import nox
 
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "tests", "gpu_dry_run"]
 
 # A CPU build of torch is all the tests need; PyPI's Linux wheels are CUDA
 # builds of several GB.  Override with MLP_XP_TORCH_REQUIREMENT, and point pip
@@ -47,3 +49,26 @@ def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6")
     session.run("ruff", "check", "mlp_xp", "tests", "benchmarks", "noxfile.py")
     session.run("ruff", "format", "--check", "mlp_xp", "tests", "benchmarks", "noxfile.py")
+
+
+@nox.session
+def gpu_dry_run(session: nox.Session) -> None:
+    """Run the prepared GPU run on the CPU (numpy, torch-CPU, tiny workloads); fail if a step fails."""
+    project = nox.project.load_toml("pyproject.toml")["project"]
+    extras = project["optional-dependencies"]
+    # As on the GPU machine: the libraries are installed, the project is not (it runs from the
+    # checkout), and array-api-compat and array-api-strict come as wheels from a folder.
+    needs = [*project["dependencies"], *extras["test"], *extras["bench"]]
+    session.install(*[n for n in needs if not n.startswith(("array-api", "torch"))], "pytest-timeout")
+    session.install(TORCH_REQUIREMENT)
+    tmp = Path(session.create_tmp())
+    for stale in ("whl", "out"):  # one version of each wheel; this run's results only
+        shutil.rmtree(tmp / stale, ignore_errors=True)
+    session.run(
+        "python", "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--dest", str(tmp / "whl"),
+        "array-api-compat", "array-api-strict",
+    )  # fmt: skip
+    session.run(
+        "bash", "benchmarks/gpu_run.sh", "--dry-run", str(tmp / "out"),
+        env={"MLP_XP_WHEELS": str(tmp / "whl")}, external=True,
+    )  # fmt: skip

@@ -1,4 +1,4 @@
-"""The contenders: one epoch of the same mini-batch SGD, written five ways.
+"""The contenders: one epoch of the same mini-batch SGD, written six ways.
 
 Every contender trains ``Problem.sizes`` (ReLU hidden layers, softmax output,
 cross-entropy, plain SGD with a constant learning rate) from the same initial
@@ -11,12 +11,14 @@ weights on the same resident data.  Each offers
 
 =================  ==========================================================================
 ``mlp_xp``         ``MLP.fit(epochs=1, batch_size=B, seed=seed + r)``, the public API
+``mlp_xp_torch``   the same on ``backend="torch"`` on the run's device (CPU or CUDA), beside a
+                   NumPy or CuPy run
 ``native``         the same step hand-written in the backend library (NumPy, CuPy or torch
                    tensors without autograd), in place where such code would be
 ``torch``          PyTorch eager: ``nn.Linear``/``ReLU``, ``F.cross_entropy``, ``optim.SGD``
 ``torch_graph``    the whole torch step captured once in a CUDA graph and replayed (GPU)
 ``sklearn``        ``MLPClassifier(solver="sgd", momentum=0, alpha=0)``, warm-started (CPU)
-``floor_<lib>``    the step's matrix products alone, into preallocated outputs
+``floor_<lib>``    the step's matrix products alone, on random data, into preallocated outputs
 =================  ==========================================================================
 
 Batch order: repeat ``r`` visits ``numpy.random.default_rng(seed + r).permutation(N)``
@@ -40,19 +42,23 @@ import mlp_xp
 
 
 class MlpXp:
-    """mlp_xp through its public ``fit``: one call per epoch (validation and one-hot included)."""
+    """mlp_xp through its public ``fit``: one call per epoch (validation and one-hot included).
 
-    def __init__(self, p: Problem) -> None:
+    ``backend`` defaults to the problem's; ``"torch"`` runs on the problem's
+    device (``"cpu"`` or ``"cuda:<n>"``), CuPy on its current device.
+    """
+
+    def __init__(self, p: Problem, backend: str | None = None) -> None:
         self.p = p
-        device = p.device if p.backend == "torch" else None
+        self.library = backend = backend or p.backend
+        device = p.device if backend == "torch" else None
         self.model = mlp_xp.MLP(
-            list(p.sizes), "relu", "softmax", backend=p.backend, device=device, dtype=p.dtype, seed=p.seed
+            list(p.sizes), "relu", "softmax", backend=backend, device=device, dtype=p.dtype, seed=p.seed
         )
         xp, dev = self.model.xp, self.model.device
         self.model.weights[:] = [xp.asarray(w.copy(), device=dev) for w in p.weights]
         self.model.biases[:] = [xp.asarray(b.copy(), device=dev) for b in p.biases]
-        self.x, self.labels = p.on(p.backend)
-        self.library = p.backend
+        self.x, self.labels = p.on(backend)
         self.inside_fit: list[float] = []  # History.time: the epoch loop without fit's set-up
 
     def _fit(self, x: Any, labels: Any, seed: int) -> float:
@@ -143,7 +149,7 @@ class GemmFloor:
         dtype, B = o.dtype(p.dtype), p.batch
         self.matmul = o.lib.matmul
         self.W = [o.asarray(w) for w in p.weights]
-        self.a = [o.ones((B, n), dtype) for n in p.sizes]
+        self.a = [o.normal((B, n), dtype) for n in p.sizes]
         self.z = [o.empty((B, n), dtype) for n in p.sizes[1:]]
         self.dW = [o.empty(w.shape, dtype) for w in p.weights]
         self.back = [o.empty((B, n), dtype) for n in p.sizes[:-1]]
@@ -159,26 +165,47 @@ class GemmFloor:
 
 
 def contender_names(p: Problem, gpu: str | None) -> list[str]:
-    """The contenders that can run for this problem on this machine."""
-    have = importlib.util.find_spec
+    """The contenders that can run for this problem on this machine.
+
+    The torch contenders need torch on the problem's device (a CUDA build on a
+    GPU); the whole-step CUDA graph runs on a GPU only, scikit-learn on the CPU only.
+    """
     names = ["mlp_xp", "native"]
-    if have("torch") is not None:
+    if _torch_reaches(p.device):
+        names += [] if p.backend == "torch" else ["mlp_xp_torch"]
         names += ["torch", "torch_graph"] if gpu is not None else ["torch"]
-    if gpu is None and have("sklearn") is not None:
+    if gpu is None and importlib.util.find_spec("sklearn") is not None:
         names.append("sklearn")
     floors = dict.fromkeys(make_library(name, p) for name in names)  # one floor per library timed
     return names + [f"floor_{lib}" for lib in floors]
 
 
+def _torch_reaches(device: str) -> bool:
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return device == "cpu" or torch.cuda.is_available()
+
+
 def make_library(name: str, p: Problem) -> str:
     """The array library whose matrix products a contender's step runs on."""
-    return {"torch": "torch", "torch_graph": "torch", "sklearn": "numpy"}.get(name, p.backend)
+    torch_steps = ("mlp_xp_torch", "torch", "torch_graph")
+    return "torch" if name in torch_steps else "numpy" if name == "sklearn" else p.backend
+
+
+CONTENDERS = {
+    "mlp_xp": MlpXp,
+    "mlp_xp_torch": lambda p: MlpXp(p, "torch"),
+    "native": Native,
+    "torch": Torch,
+    "torch_graph": TorchGraph,
+    "sklearn": Sklearn,
+}
 
 
 def make(name: str, p: Problem) -> Any:
     """A fresh contender called ``name`` (see ``contender_names``)."""
     if name.startswith("floor_"):
         return GemmFloor(p, name.removeprefix("floor_"))
-    return {"mlp_xp": MlpXp, "native": Native, "torch": Torch, "torch_graph": TorchGraph, "sklearn": Sklearn}[
-        name
-    ](p)
+    return CONTENDERS[name](p)

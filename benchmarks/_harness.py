@@ -3,10 +3,10 @@
 Nothing here trains a network (the contenders are in ``_contenders.py``) or
 writes results (``_report.py``).  This module
 
-- describes the workloads of issue 3 and their arithmetic (FLOPs, memory need);
+- describes the workloads and their arithmetic (FLOPs, memory need);
 - pins the BLAS and PyTorch thread pools to one number and records it;
-- times a call on the CPU (``perf_counter``) or a CUDA GPU (CUDA events, after a
-  device synchronisation), interleaving the contenders and keeping medians;
+- times a call by the host clock, on a CUDA GPU between two device-wide
+  synchronisations, interleaving the contenders and keeping medians;
 - measures the peak memory of one epoch (resident set size on the CPU, the
   CuPy / PyTorch allocator on a GPU).
 """
@@ -20,6 +20,7 @@ import importlib.util
 import itertools
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,8 +37,8 @@ class Workload:
 
 
 WORKLOADS = {
-    "T": Workload((784, 256, 256, 10), (32, 256), (32, 256)),
-    "M": Workload((1024, 2048, 2048, 2048, 10), (64, 256), (64, 256, 1024, 4096)),
+    "T": Workload((784, 256, 256, 10), (32, 256), (32, 256, 4096)),
+    "M": Workload((1024, 2048, 2048, 2048, 10), (64, 256), (64, 1024, 4096)),
     "L": Workload((4096, 8192, 8192, 4096), (), (8192,)),
     "C": Workload((1024, 1024, 1024, 10), (256,), (256,)),
 }
@@ -109,59 +110,38 @@ def cuda_library(backend: str, device: str) -> str | None:
 
 
 def synchronize(gpu: str | None) -> None:
-    """Wait for every queued kernel of the device (both libraries' streams); no-op on the CPU."""
+    """Wait until the device has finished the work every loaded CUDA library queued; no-op on the CPU.
+
+    Both libraries' calls wait for the whole device (``cudaDeviceSynchronize``);
+    each is called so that a run mixing CuPy and torch contenders waits on the
+    current device of each.
+    """
     if gpu is None:
         return
-    if gpu == "cupy":
-        import cupy
-
-        cupy.cuda.Device().synchronize()
-    if importlib.util.find_spec("torch") is not None:
-        import torch
-
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
-            torch.cuda.synchronize()
+    if "cupy" in sys.modules:
+        sys.modules["cupy"].cuda.Device().synchronize()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
 
 
 def clock(gpu: str | None) -> Callable[..., tuple[float, Any]]:
-    """A timer ``timer(fn, *args) -> (seconds, fn(*args))``.
+    """A timer ``timer(fn, *args) -> (seconds, fn(*args))`` by the host's ``perf_counter``.
 
-    CPU: ``perf_counter`` around the call.  GPU: the device is synchronised
-    first (so earlier work is not charged), then a CUDA event pair is recorded
-    around the call on the current stream and the stop event is waited for; the
-    elapsed time is the device's, including any time it idled waiting for the
-    host to launch kernels.  Untested: no GPU was available when this was written.
+    On a CUDA GPU the device is synchronised before the clock starts (earlier
+    work is not charged) and before it stops (all of ``fn``'s work is): exact
+    whatever stream or library ``fn`` launches on, at the cost of two
+    synchronisations (microseconds) per timed epoch (milliseconds or more).
     """
-    if gpu is None:
 
-        def cpu(fn: Callable[..., Any], *args: Any) -> tuple[float, Any]:
-            start = time.perf_counter()
-            result = fn(*args)
-            return time.perf_counter() - start, result
-
-        return cpu
-
-    def cuda(fn: Callable[..., Any], *args: Any) -> tuple[float, Any]:
+    def timer(fn: Callable[..., Any], *args: Any) -> tuple[float, Any]:
         synchronize(gpu)
-        if gpu == "cupy":
-            import cupy
-
-            start, stop = cupy.cuda.Event(), cupy.cuda.Event()
-            start.record()
-            result = fn(*args)
-            stop.record()
-            stop.synchronize()
-            return cupy.cuda.get_elapsed_time(start, stop) / 1e3, result
-        import torch
-
-        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
+        start = time.perf_counter()
         result = fn(*args)
-        stop.record()
-        stop.synchronize()
-        return start.elapsed_time(stop) / 1e3, result
+        synchronize(gpu)
+        return time.perf_counter() - start, result
 
-    return cuda
+    return timer
 
 
 def interleaved(
@@ -173,17 +153,27 @@ def interleaved(
     contenders rotates from one repeat to the next, so no contender always runs
     after the same neighbour.  Returns, per name, the seconds and the epoch
     losses (each epoch returns its mean loss, read only after the clock stops).
+
+    Garbage is collected before each epoch, so that no collection falls inside
+    one.  What is alive when timing starts (the libraries, the contenders) is
+    frozen out of those collections, which would otherwise walk every object
+    that torch and scikit-learn hold: tenths of a second each.
     """
     names = list(epochs)
     out: dict[str, dict[str, list[float]]] = {n: {"seconds": [], "loss": []} for n in names}
-    for r in range(repeats + 1):
-        shift = r % len(names)
-        for name in names[shift:] + names[:shift]:
-            gc.collect()
-            seconds, loss = timer(epochs[name], r)
-            if r > 0:
-                out[name]["seconds"].append(seconds)
-                out[name]["loss"].append(float(loss) if loss is not None else float("nan"))
+    gc.collect()
+    gc.freeze()
+    try:
+        for r in range(repeats + 1):
+            shift = r % len(names)
+            for name in names[shift:] + names[:shift]:
+                gc.collect()
+                seconds, loss = timer(epochs[name], r)
+                if r > 0:
+                    out[name]["seconds"].append(seconds)
+                    out[name]["loss"].append(float(loss) if loss is not None else float("nan"))
+    finally:
+        gc.unfreeze()
     return out
 
 
@@ -206,8 +196,9 @@ def peak_memory(fn: Callable[[], Any], gpu: str | None) -> dict[str, Any]:
     """Bytes by which one call of ``fn`` raises the peak memory above what is held before
     it (``growth_bytes``), and by which it leaves the memory held raised (``retained_bytes``).
 
-    ``gpu`` is None on the CPU, else the library whose allocator serves ``fn``.
-    CPU: the resident set size's high-water mark (Linux ``VmHWM``, reset
+    ``gpu`` is None on the CPU, else the library whose allocator serves ``fn``
+    (on a GPU the allocators count their own arrays only, so the call may run
+    in a process that holds others).  CPU: the resident set size's high-water mark (Linux ``VmHWM``, reset
     through ``/proc/self/clear_refs``) minus ``VmRSS`` before the call, after
     ``malloc_trim`` has handed the C allocator's cached free memory back; run
     it in a fresh process.  ``"cupy"``: the bytes the CuPy pool holds after the

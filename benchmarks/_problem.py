@@ -27,7 +27,9 @@ def ops(library: str, device: str) -> SimpleNamespace:
             rowmax=lambda z: z.amax(dim=1, keepdim=True),
             rowsum=lambda z: z.sum(dim=1, keepdim=True),
             colsum=lambda a: a.sum(dim=0),
-            ones=lambda shape, dtype: torch.ones(shape, dtype=dtype, device=dev),
+            normal=lambda shape, dtype: torch.randn(
+                shape, dtype=dtype, device=dev, generator=torch.Generator(dev).manual_seed(0)
+            ),
             empty=lambda shape, dtype: torch.empty(shape, dtype=dtype, device=dev),
         )
     lib = importlib.import_module(library)  # numpy or cupy (CuPy: the current device)
@@ -40,7 +42,7 @@ def ops(library: str, device: str) -> SimpleNamespace:
         rowmax=lambda z: z.max(axis=1, keepdims=True),
         rowsum=lambda z: z.sum(axis=1, keepdims=True),
         colsum=lambda a: a.sum(axis=0),
-        ones=lambda shape, dtype: lib.ones(shape, dtype=dtype),
+        normal=lambda shape, dtype: lib.asarray(np.random.default_rng(0).standard_normal(shape, dtype=dtype)),
         empty=lambda shape, dtype: lib.empty(shape, dtype=dtype),
     )
 

@@ -56,10 +56,13 @@ class Torch:
 class TorchGraph(Torch):
     """The whole torch step (gather, forward, loss, backward, SGD update, loss sum) as one CUDA graph.
 
-    Captured once after three warm-up steps on a side stream, as in PyTorch's
-    "whole network capture" recipe; the warm-up's updates are then undone.
-    Each step copies B indices into the graph's static index buffer and
-    replays it.  Untested: no GPU was available when this was written.
+    PyTorch's whole-network capture recipe: three warm-up steps on a side
+    stream, then one step captured (it sets the gradients to None first, so
+    backward allocates them from the graph's pool).  The graph's buffers are static: the
+    B row indices it gathers (``rows``), the parameters and their gradients,
+    and the running loss sum (``total``).  The warm-up's updates are undone,
+    so the graph starts from the shared initial weights.  Each step copies B
+    indices into ``rows`` and replays the graph.  Not yet run on a GPU.
     """
 
     def __init__(self, p: Problem) -> None:
@@ -72,15 +75,18 @@ class TorchGraph(Torch):
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
             for _ in range(3):
-                self.total += self.step(self.rows)
+                self.captured_step()
         torch.cuda.current_stream().wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
-        self.sgd.zero_grad(set_to_none=True)
         with torch.cuda.graph(self.graph):
-            self.total += self.step(self.rows)
+            self.captured_step()
         with torch.no_grad():
             for q, q0 in zip(self.net.parameters(), initial):
                 q.copy_(q0)
+
+    def captured_step(self) -> None:
+        """One step on the batch that ``rows`` names, its loss added to ``total``: what the graph holds."""
+        self.total += self.step(self.rows)
 
     def _replay(self, rows: Any) -> None:
         self.rows.copy_(rows)

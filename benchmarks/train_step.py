@@ -3,7 +3,7 @@
     python benchmarks/train_step.py --backend numpy --workload T          # CPU, B = 32 and 256
     python benchmarks/train_step.py --backend numpy --workload C --dtype float64
     python benchmarks/train_step.py --backend numpy --workload T --sweep batch
-    python benchmarks/train_step.py --backend cupy --workload M --batch-size 64 4096   # CUDA GPU
+    python benchmarks/train_step.py --backend cupy --workload M           # CUDA GPU, B = 64, 1024, 4096
     python benchmarks/train_step.py --backend torch --device cuda --workload L
 
 Every contender (see ``_contenders.py``) trains the same network — ReLU hidden
@@ -18,9 +18,9 @@ weights on the same data, resident on the device, in the same batch order
    one warm-up epoch then ``--repeats`` timed epochs each (medians kept); the
    number of steps is chosen so that an epoch of the native loop lasts about
    ``--epoch-seconds``;
-3. measures each contender's peak memory during its first epoch in a fresh
-   process, and during the three epochs after it, to see that it stays flat
-   (Linux; not in sweeps).
+3. measures each contender's peak memory during its first epoch, and during
+   the three epochs after it, to see that it stays flat (not in sweeps): on
+   the CPU in a fresh process (Linux), on a GPU from the allocator in this one.
 
 One step costs 6·B·Σ n_{j−1}n_j FLOPs (three matrix products per layer); the
 GEMM floor times those products alone on the contender's library, and
@@ -32,10 +32,12 @@ part of its cost; the row ``mlp_xp:loop`` is the same epochs timed by
 Results: a markdown table on stdout, merged into
 ``benchmarks/results/<device>-<date>.json`` and ``.md``.
 
-On a CUDA GPU (``--backend cupy``, or ``torch`` with a CUDA device) epochs are
-timed with CUDA events after a device synchronisation, PyTorch also runs as a
-whole-step CUDA graph, scikit-learn is left out and memory is read from the
-CuPy pool / PyTorch allocator.  That path has not yet run on a GPU.
+Beside a NumPy or CuPy run, ``mlp_xp_torch`` is mlp_xp on ``backend="torch"``
+on the same device.  On a CUDA GPU (``--backend cupy``, or ``torch`` with a
+CUDA device) epochs are timed between device synchronisations, PyTorch also
+runs as a whole-step CUDA graph, scikit-learn is left out and memory is read
+from the CuPy pool / PyTorch allocator.  That path has not yet run on a GPU;
+``benchmarks/gpu_run.sh`` runs it with the test suite in one call.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ import numpy as np
 from _contenders import Native, contender_names, make
 from _problem import Problem
 
+MAX_SAMPLES = 2**19  # data set size bound of a calibrated epoch
 LOOP = "mlp_xp:loop"  # mlp_xp's fit timed by its own History.time: the epoch loop without fit's set-up
 
 SWEEPS = {
@@ -135,7 +138,8 @@ def problem(args: argparse.Namespace, sizes: tuple[int, ...], batch: int, steps:
 
 
 def calibrate(args: argparse.Namespace, sizes: tuple[int, ...], batch: int, timer: Any) -> int:
-    """Steps per epoch for a native-loop epoch of about ``--epoch-seconds`` (3 to 5000).
+    """Steps per epoch for a native-loop epoch of about ``--epoch-seconds``: 3 to 5000, and at
+    most ``MAX_SAMPLES`` samples (a launch-bound GPU step at a large batch would ask for gigabytes).
 
     The fastest of three 3-step epochs after a warm-up one: the first calls
     start thread pools and fault pages in, and other processes only slow down.
@@ -143,7 +147,7 @@ def calibrate(args: argparse.Namespace, sizes: tuple[int, ...], batch: int, time
     native = Native(problem(args, sizes, batch, 3))
     native.epoch(0)
     seconds = min(timer(native.epoch, r)[0] for r in (1, 2, 3)) / 3
-    return max(3, min(5000, math.ceil(args.epoch_seconds / seconds)))
+    return max(3, min(5000, MAX_SAMPLES // batch, math.ceil(args.epoch_seconds / seconds)))
 
 
 def check(p: Problem, names: list[str], k: int) -> dict[str, dict[str, Any]]:
@@ -188,8 +192,20 @@ def check(p: Problem, names: list[str], k: int) -> dict[str, dict[str, Any]]:
     return out
 
 
-def probe_memory(args: argparse.Namespace, p: Problem, name: str) -> dict[str, Any] | None:
-    """Peak memory of one epoch of ``name``, measured in a fresh Python process."""
+def measure_memory(p: Problem, name: str, gpu: str | None) -> dict[str, Any]:
+    """Peak memory of a fresh contender's first epoch, and of its next three above what it held before."""
+    contender = make(name, p)
+    allocator = None if gpu is None else contender.library  # the CuPy pool or PyTorch's allocator
+    first = h.peak_memory(lambda: float(contender.epoch(0)), allocator)
+    later = h.peak_memory(lambda: [float(contender.epoch(r)) for r in (1, 2, 3)], allocator)
+    # the peak of epochs 2-4 above the memory held before epoch 1: flat if it is not above epoch 1's
+    return {**first, "later_growth_bytes": first["retained_bytes"] + later["growth_bytes"]}
+
+
+def probe_memory(args: argparse.Namespace, p: Problem, name: str, gpu: str | None) -> dict[str, Any] | None:
+    """``measure_memory`` of ``name``: on a GPU in this process, on the CPU in a fresh one."""
+    if gpu is not None:
+        return measure_memory(p, name, gpu)
     command = [
         sys.executable, __file__, "--probe", name, "--backend", args.backend, "--device", args.device,
         "--sizes", ",".join(map(str, p.sizes)), "--batch-size", str(p.batch), "--steps", str(p.steps),
@@ -204,12 +220,7 @@ def probe_memory(args: argparse.Namespace, p: Problem, name: str) -> dict[str, A
 
 def run_probe(args: argparse.Namespace, gpu: str | None) -> None:
     p = problem(args, tuple(int(n) for n in args.sizes.split(",")), args.batch_size[0], args.steps)
-    contender = make(args.probe, p)
-    allocator = None if gpu is None else contender.library  # the CuPy pool or PyTorch's allocator
-    first = h.peak_memory(lambda: float(contender.epoch(0)), allocator)
-    later = h.peak_memory(lambda: [float(contender.epoch(r)) for r in (1, 2, 3)], allocator)
-    # the peak of epochs 2-4 above the memory held before epoch 1: flat if it is not above epoch 1's
-    print(json.dumps({**first, "later_growth_bytes": first["retained_bytes"] + later["growth_bytes"]}))
+    print(json.dumps(measure_memory(p, args.probe, gpu)))
 
 
 def run_configuration(args: argparse.Namespace, config: Config, gpu: str | None) -> list[dict[str, Any]]:
@@ -224,7 +235,7 @@ def run_configuration(args: argparse.Namespace, config: Config, gpu: str | None)
     timings = h.interleaved({n: c.epoch for n, c in contenders.items()}, args.repeats, timer)
     memory = {}
     if args.memory and args.sweep is None:  # sweeps stay cheap: no probes
-        memory = {n: probe_memory(args, p, n) for n in names if not n.startswith("floor_")}
+        memory = {n: probe_memory(args, p, n, gpu) for n in names if not n.startswith("floor_")}
     if "mlp_xp" in contenders:  # fit's own epoch loop, without its set-up (History.time)
         ours = contenders["mlp_xp"]
         contenders = {"mlp_xp": ours, LOOP: ours, **contenders}
@@ -274,18 +285,19 @@ def result_row(
         "gflops": h.step_flops(p.sizes, p.batch) / seconds / 1e9,
         "gemm_floor_efficiency": None if floor is None or is_floor else floor / seconds,
         "mlp_xp_speedup": None if "mlp_xp" not in step_s or is_floor else seconds / step_s["mlp_xp"],
+        "mlp_xp_torch_speedup": None
+        if "mlp_xp_torch" not in step_s or is_floor
+        else seconds / step_s["mlp_xp_torch"],
         "check": "ref." if name == "native" else None if checked is None else checked["status"],
         "check_detail": checked,
         "memory": memory,
         "peak_mib": None if peak is None else peak / 2**20,
         "need_mib": need / 2**20,
         "memory_ratio": None if peak is None else peak / need,
-        "memory_later_ratio": None
-        if memory is None
-        else memory["later_growth_bytes"] / memory["growth_bytes"],
+        "memory_later_ratio": later_ratio(memory),
         "load_average": os.getloadavg(),
     }
-    if "native" in timings and name in ("mlp_xp", LOOP, "torch", "torch_graph"):
+    if "native" in timings and name in ("mlp_xp", LOOP, "mlp_xp_torch", "torch", "torch_graph"):
         # same weights, same batch orders: the timed epochs' losses must follow the native loop's
         ours, native = np.array(timings[name]["loss"]), np.array(timings["native"]["loss"])
         diff = float(np.max(np.abs(ours - native) / np.abs(native)))
@@ -312,9 +324,11 @@ def main(argv: list[str] | None = None) -> None:
         run_probe(args, gpu)
         return
     record = {"environment": report.environment(gpu, threads), "script": "benchmarks/train_step.py"}
-    rows = [row for config in configurations(args, gpu) for row in run_configuration(args, config, gpu)]
+    rows: list[dict[str, Any]] = []
+    for config in configurations(args, gpu):
+        rows += run_configuration(args, config, gpu)
+        path = report.save(record, rows, args.out)  # after each: a run stopped early keeps what it measured
     print("\n" + report.targets_markdown(rows))
-    path = report.save(record, rows, args.out)
     print(f"\nwrote {path} and {path.with_suffix('.md').name}")
 
 

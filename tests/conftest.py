@@ -5,7 +5,9 @@ when importable; cupy when a CUDA device answers), narrowed by the environment
 variable ``MLP_XP_BACKENDS`` (comma-separated), as nox's sessions do.  A
 backend named there but unavailable is an error, not a skip.  On
 array_api_strict the device is the non-default ``Device("device1")``: any
-array created without ``device=`` then fails loudly.
+array created without ``device=`` then fails loudly.  On torch it is the
+default (the CPU) unless ``MLP_XP_TORCH_DEVICE`` names another, e.g.
+``MLP_XP_TORCH_DEVICE=cuda``: the suite then runs torch on that GPU.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 import pytest
 
 import mlp_xp
-from mlp_xp._backend import get_namespace, to_numpy
+from mlp_xp._backend import get_device, get_namespace, to_numpy
 from mlp_xp.costs import COSTS
 
 
@@ -53,10 +55,15 @@ def xp(backend: str):
     return get_namespace(backend)
 
 
+TORCH_DEVICE = os.environ.get("MLP_XP_TORCH_DEVICE", "").strip()
+
+
 @pytest.fixture
-def device(backend: str):
+def device(backend: str, xp):
     if backend == "array_api_strict":
         return importlib.import_module("array_api_strict").Device("device1")
+    if backend == "torch" and TORCH_DEVICE:
+        return get_device(xp, TORCH_DEVICE)  # torch.device("cuda:0") for "cuda", as models report it
     return None
 
 
