@@ -35,15 +35,40 @@ class Activation:
     elementwise: bool = True
 
 
+def identity(xp: Any, z: Any) -> Any:
+    """Φ(ζ) = ζ."""
+    return z
+
+
+def identity_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
+    """Φ'(ζ) ⊙ g = g."""
+    return g
+
+
 def sigmoid(xp: Any, z: Any) -> Any:
     """σ(z) = 1 / (1 + e^{−z}), evaluated without overflow for any z."""
     e = xp.exp(-xp.abs(z))
     return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def softplus(xp: Any, z: Any) -> Any:
-    """log(1 + e^z) = max(z, 0) + log1p(e^{−|z|}), without overflow."""
-    return xp.maximum(z, 0.0) + xp.log1p(xp.exp(-xp.abs(z)))
+def sigmoid_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
+    """σ'(ζ) ⊙ g = g ⊙ α ⊙ (1 − α), with α = σ(ζ)."""
+    return g * a * (1.0 - a)
+
+
+def tanh(xp: Any, z: Any) -> Any:
+    """Φ(ζ) = tanh ζ."""
+    return xp.tanh(z)
+
+
+def tanh_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
+    """tanh'(ζ) ⊙ g = g ⊙ (1 − α²), with α = tanh ζ."""
+    return g * (1.0 - a * a)
+
+
+def relu(xp: Any, z: Any) -> Any:
+    """Φ(ζ) = max(ζ, 0)."""
+    return xp.maximum(z, 0.0)
 
 
 def relu_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
@@ -53,37 +78,47 @@ def relu_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
     return mask
 
 
+def leaky_relu(xp: Any, z: Any) -> Any:
+    """Φ(ζ) = max(ζ, sζ), s = ``LEAKY_SLOPE``."""
+    return xp.maximum(z, LEAKY_SLOPE * z)
+
+
+def leaky_relu_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
+    """Φ'(ζ) ⊙ g = g ⊙ (s + (1 − s)·[ζ > 0])."""
+    return g * (LEAKY_SLOPE + (1.0 - LEAKY_SLOPE) * xp.astype(z > 0, g.dtype))
+
+
+def softplus(xp: Any, z: Any) -> Any:
+    """log(1 + e^z) = max(z, 0) + log1p(e^{−|z|}), without overflow."""
+    return xp.maximum(z, 0.0) + xp.log1p(xp.exp(-xp.abs(z)))
+
+
+def softplus_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
+    """softplus'(ζ) ⊙ g = g ⊙ σ(ζ)."""
+    return g * sigmoid(xp, z)
+
+
 def softmax(xp: Any, z: Any) -> Any:
     """Row-wise softmax; the row maximum is subtracted first."""
     e = xp.exp(z - xp.max(z, axis=1, keepdims=True))
     return e / xp.sum(e, axis=1, keepdims=True)
 
 
+def softmax_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
+    """Jᵀg = s ⊙ (g − Σₖ sₖ gₖ) per row, with s = softmax(ζ)."""
+    return a * (g - xp.sum(a * g, axis=1, keepdims=True))
+
+
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("identity", lambda xp, z: z, lambda xp, z, a, g: g),
-        Activation("sigmoid", sigmoid, lambda xp, z, a, g: g * a * (1.0 - a)),
-        Activation("tanh", lambda xp, z: xp.tanh(z), lambda xp, z, a, g: g * (1.0 - a * a)),
-        Activation(
-            "relu",
-            lambda xp, z: xp.maximum(z, 0.0),
-            relu_vjp,
-            init="he",
-        ),
-        Activation(
-            "leaky_relu",
-            lambda xp, z: xp.maximum(z, LEAKY_SLOPE * z),
-            lambda xp, z, a, g: g * (LEAKY_SLOPE + (1.0 - LEAKY_SLOPE) * xp.astype(z > 0, g.dtype)),
-            init="he",
-        ),
-        Activation("softplus", softplus, lambda xp, z, a, g: g * sigmoid(xp, z), init="he"),
-        Activation(
-            "softmax",
-            softmax,
-            lambda xp, z, a, g: a * (g - xp.sum(a * g, axis=1, keepdims=True)),
-            elementwise=False,
-        ),
+        Activation("identity", identity, identity_vjp),
+        Activation("sigmoid", sigmoid, sigmoid_vjp),
+        Activation("tanh", tanh, tanh_vjp),
+        Activation("relu", relu, relu_vjp, init="he"),
+        Activation("leaky_relu", leaky_relu, leaky_relu_vjp, init="he"),
+        Activation("softplus", softplus, softplus_vjp, init="he"),
+        Activation("softmax", softmax, softmax_vjp, elementwise=False),
     )
 }
 

@@ -40,28 +40,86 @@ class Cost:
     fused: Callable[[Any, Any, Any], tuple[Any, Any]] | None = None
 
 
-def _huber_value(xp: Any, y: Any, yhat: Any) -> Any:
+def mse_value(xp: Any, y: Any, yhat: Any) -> Any:
+    """C = ½ Σₖ (yₖ − ŷₖ)²."""
+    return 0.5 * xp.sum((yhat - y) ** 2, axis=1)
+
+
+def mse_grad(xp: Any, y: Any, yhat: Any) -> Any:
+    """∂C/∂ŷ = ŷ − y."""
+    return yhat - y
+
+
+def l1_value(xp: Any, y: Any, yhat: Any) -> Any:
+    """C = Σₖ |yₖ − ŷₖ|."""
+    return xp.sum(xp.abs(yhat - y), axis=1)
+
+
+def l1_grad(xp: Any, y: Any, yhat: Any) -> Any:
+    """∂C/∂ŷ = sign(ŷ − y)."""
+    return xp.sign(yhat - y)
+
+
+def huber_value(xp: Any, y: Any, yhat: Any) -> Any:
+    """C = Σₖ ½r² if |r| ≤ δ else δ(|r| − δ/2), r = yₖ − ŷₖ, δ = ``HUBER_DELTA``."""
     r = xp.abs(yhat - y)
     quadratic = 0.5 * r * r
     linear = HUBER_DELTA * (r - 0.5 * HUBER_DELTA)
     return xp.sum(xp.where(r <= HUBER_DELTA, quadratic, linear), axis=1)
 
 
-def _huber_grad(xp: Any, y: Any, yhat: Any) -> Any:
+def huber_grad(xp: Any, y: Any, yhat: Any) -> Any:
+    """∂C/∂ŷ = r if |r| ≤ δ else δ sign(r), r = ŷ − y."""
     r = yhat - y
     return xp.where(xp.abs(r) <= HUBER_DELTA, r, HUBER_DELTA * xp.sign(r))
 
 
-def _bce_value(xp: Any, y: Any, yhat: Any) -> Any:
+def logistic_value(xp: Any, y: Any, yhat: Any) -> Any:
+    """C = Σₖ log(1 + exp(−yₖŷₖ)), y = ±1, as a softplus (no overflow)."""
+    return xp.sum(softplus(xp, -y * yhat), axis=1)
+
+
+def logistic_grad(xp: Any, y: Any, yhat: Any) -> Any:
+    """∂C/∂ŷ = −y σ(−yŷ)."""
+    return -y * sigmoid(xp, -y * yhat)
+
+
+def hinge_value(xp: Any, y: Any, yhat: Any) -> Any:
+    """C = Σₖ max(0, 1 − yₖŷₖ), y = ±1."""
+    return xp.sum(xp.maximum(1.0 - y * yhat, 0.0), axis=1)
+
+
+def hinge_grad(xp: Any, y: Any, yhat: Any) -> Any:
+    """∂C/∂ŷ = −y where yŷ < 1, else 0."""
+    return xp.where(y * yhat < 1.0, -y, 0.0)
+
+
+def binary_cross_entropy_value(xp: Any, y: Any, yhat: Any) -> Any:
+    """C = −Σₖ [yₖ log ŷₖ + (1 − yₖ) log(1 − ŷₖ)]."""
     return -xp.sum(y * xp.log(yhat) + (1.0 - y) * xp.log(1.0 - yhat), axis=1)
 
 
-def _bce_fused(xp: Any, y: Any, z: Any) -> tuple[Any, Any]:
+def binary_cross_entropy_grad(xp: Any, y: Any, yhat: Any) -> Any:
+    """∂C/∂ŷ = (ŷ − y) / (ŷ(1 − ŷ))."""
+    return (yhat - y) / (yhat * (1.0 - yhat))
+
+
+def binary_cross_entropy_fused(xp: Any, y: Any, z: Any) -> tuple[Any, Any]:
     """−[y log σ(z) + (1−y) log(1−σ(z))] = softplus(z) − y z;  𝓑ᴸ = σ(z) − y."""
     return xp.sum(softplus(xp, z) - y * z, axis=1), sigmoid(xp, z) - y
 
 
-def _ce_fused(xp: Any, y: Any, z: Any) -> tuple[Any, Any]:
+def cross_entropy_value(xp: Any, y: Any, yhat: Any) -> Any:
+    """C = −Σₖ yₖ log ŷₖ."""
+    return -xp.sum(y * xp.log(yhat), axis=1)
+
+
+def cross_entropy_grad(xp: Any, y: Any, yhat: Any) -> Any:
+    """∂C/∂ŷ = −y / ŷ."""
+    return -y / yhat
+
+
+def cross_entropy_fused(xp: Any, y: Any, z: Any) -> tuple[Any, Any]:
     """−Σ y log softmax(z) = Σ y (logsumexp(z) − z);  𝓑ᴸ = softmax(z) Σy − y.
 
     One exponential serves both: e = exp(z − max z), softmax = e / Σe and
@@ -78,44 +136,26 @@ def _ce_fused(xp: Any, y: Any, z: Any) -> tuple[Any, Any]:
 COSTS: dict[str, Cost] = {
     c.name: c
     for c in (
-        Cost(
-            "mse",
-            lambda xp, y, yhat: 0.5 * xp.sum((yhat - y) ** 2, axis=1),
-            lambda xp, y, yhat: yhat - y,
-        ),
-        Cost(
-            "l1",
-            lambda xp, y, yhat: xp.sum(xp.abs(yhat - y), axis=1),
-            lambda xp, y, yhat: xp.sign(yhat - y),
-        ),
-        Cost("huber", _huber_value, _huber_grad),
-        Cost(
-            "logistic",
-            lambda xp, y, yhat: xp.sum(softplus(xp, -y * yhat), axis=1),
-            lambda xp, y, yhat: -y * sigmoid(xp, -y * yhat),
-            targets="sign",
-        ),
-        Cost(
-            "hinge",
-            lambda xp, y, yhat: xp.sum(xp.maximum(1.0 - y * yhat, 0.0), axis=1),
-            lambda xp, y, yhat: xp.where(y * yhat < 1.0, -y, 0.0),
-            targets="sign",
-        ),
+        Cost("mse", mse_value, mse_grad),
+        Cost("l1", l1_value, l1_grad),
+        Cost("huber", huber_value, huber_grad),
+        Cost("logistic", logistic_value, logistic_grad, targets="sign"),
+        Cost("hinge", hinge_value, hinge_grad, targets="sign"),
         Cost(
             "binary_cross_entropy",
-            _bce_value,
-            lambda xp, y, yhat: (yhat - y) / (yhat * (1.0 - yhat)),
+            binary_cross_entropy_value,
+            binary_cross_entropy_grad,
             targets="probability",
             output_activation="sigmoid",
-            fused=_bce_fused,
+            fused=binary_cross_entropy_fused,
         ),
         Cost(
             "cross_entropy",
-            lambda xp, y, yhat: -xp.sum(y * xp.log(yhat), axis=1),
-            lambda xp, y, yhat: -y / yhat,
+            cross_entropy_value,
+            cross_entropy_grad,
             targets="distribution",
             output_activation="softmax",
-            fused=_ce_fused,
+            fused=cross_entropy_fused,
         ),
     )
 }
