@@ -94,42 +94,72 @@ def hinge_grad(xp: Any, y: Any, yhat: Any) -> Any:
     return xp.where(y * yhat < 1.0, -y, 0.0)
 
 
+def xlogy(xp: Any, x: Any, y: Any) -> Any:
+    """x log y, exactly 0 where x = 0 whatever y (as ``scipy.special.xlogy``)."""
+    absent = x == 0.0
+    return xp.where(absent, 0.0, x * xp.log(xp.where(absent, 1.0, y)))
+
+
+def xlog1py(xp: Any, x: Any, y: Any) -> Any:
+    """x log(1 + y), exactly 0 where x = 0 whatever y."""
+    absent = x == 0.0
+    return xp.where(absent, 0.0, x * xp.log1p(xp.where(absent, 0.0, y)))
+
+
+def x_over_y(xp: Any, x: Any, y: Any) -> Any:
+    """x / y, exactly 0 where x = 0 whatever y."""
+    absent = x == 0.0
+    return xp.where(absent, 0.0, x / xp.where(absent, 1.0, y))
+
+
 def binary_cross_entropy_value(xp: Any, y: Any, yhat: Any) -> Any:
-    """C = −Σₖ [yₖ log ŷₖ + (1 − yₖ) log(1 − ŷₖ)]."""
-    return -xp.sum(y * xp.log(yhat) + (1.0 - y) * xp.log(1.0 - yhat), axis=1)
+    """C = −Σₖ [yₖ log ŷₖ + (1 − yₖ) log(1 − ŷₖ)], a term with a zero factor being 0.
+
+    Computed as 0 − Σ(...), which is +0, not −0, at a certain, right prediction.
+    """
+    return 0.0 - xp.sum(xlogy(xp, y, yhat) + xlog1py(xp, 1.0 - y, -yhat), axis=1)
 
 
 def binary_cross_entropy_grad(xp: Any, y: Any, yhat: Any) -> Any:
-    """∂C/∂ŷ = (ŷ − y) / (ŷ(1 − ŷ))."""
-    return (yhat - y) / (yhat * (1.0 - yhat))
+    """∂C/∂ŷ = (1 − y)/(1 − ŷ) − y/ŷ = (ŷ − y) / (ŷ(1 − ŷ)), a term with a zero factor being 0."""
+    return x_over_y(xp, 1.0 - y, 1.0 - yhat) - x_over_y(xp, y, yhat)
 
 
 def binary_cross_entropy_fused(xp: Any, y: Any, z: Any) -> tuple[Any, Any]:
-    """−[y log σ(z) + (1−y) log(1−σ(z))] = softplus(z) − y z;  𝓑ᴸ = σ(z) − y."""
-    return xp.sum(softplus(xp, z) - y * z, axis=1), sigmoid(xp, z) - y
+    """−[y log σ(z) + (1−y) log(1−σ(z))] = (max(z, 0) − y z) + log1p(e^{−|z|});  𝓑ᴸ = σ(z) − y.
+
+    The small term log1p(e^{−|z|}) is added last, so a confident right answer
+    keeps its cost; 𝓑ᴸ is (1 − y) − σ(−z) for z ≥ 0, where σ(−z) = e^{−z}/(1 + e^{−z}),
+    and σ(z) − y below: no cancellation against 1.
+    """
+    e = xp.exp(-xp.abs(z))
+    value = xp.sum((xp.maximum(z, 0.0) - y * z) + xp.log1p(e), axis=1)
+    tail = e / (1.0 + e)  # σ(−|z|)
+    return value, xp.where(z >= 0, (1.0 - y) - tail, tail - y)
 
 
 def cross_entropy_value(xp: Any, y: Any, yhat: Any) -> Any:
-    """C = −Σₖ yₖ log ŷₖ."""
-    return -xp.sum(y * xp.log(yhat), axis=1)
+    """C = −Σₖ yₖ log ŷₖ, a class with yₖ = 0 adding 0 (+0 at a certain, right prediction)."""
+    return 0.0 - xp.sum(xlogy(xp, y, yhat), axis=1)
 
 
 def cross_entropy_grad(xp: Any, y: Any, yhat: Any) -> Any:
-    """∂C/∂ŷ = −y / ŷ."""
-    return -y / yhat
+    """∂C/∂ŷ = −y / ŷ, 0 where y = 0."""
+    return -x_over_y(xp, y, yhat)
 
 
 def cross_entropy_fused(xp: Any, y: Any, z: Any) -> tuple[Any, Any]:
     """−Σ y log softmax(z) = Σ y (logsumexp(z) − z);  𝓑ᴸ = softmax(z) Σy − y.
 
     One exponential serves both: e = exp(z − max z), softmax = e / Σe and
-    logsumexp = max z + log Σe.
+    logsumexp = max z + log Σe.  A class with y = 0 adds exactly 0, even where
+    z − max z overflows to −inf (a logit spread beyond the float range).
     """
     shifted = z - xp.max(z, axis=1, keepdims=True)
     e = xp.exp(shifted)
     total = xp.sum(e, axis=1, keepdims=True)
     mass = xp.sum(y, axis=1, keepdims=True)
-    value = xp.sum(y * (xp.log(total) - shifted), axis=1)
+    value = xp.sum(y * xp.where(y == 0.0, 0.0, xp.log(total) - shifted), axis=1)
     return value, e * (mass / total) - y
 
 

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from mlp_xp._backend import quiet_overflow
 from mlp_xp.activations import ACTIVATIONS
 from mlp_xp.costs import COSTS
 from mlp_xp.network import output_error
@@ -91,3 +92,46 @@ def test_costs_are_non_negative_and_zero_at_a_perfect_fit(name, yhat, seed):
     assert np.all(cost.value(xp, y, yhat) >= 0.0)
     if cost.targets == "real":
         np.testing.assert_array_equal(cost.value(xp, y, y), 0.0)
+
+
+def test_fused_binary_cross_entropy_keeps_the_small_cost_of_a_confident_right_answer(xp, device):
+    """For y = 1 and z = 17 (y = 0 and z = −17) the cost is log1p(e^−17) ≈ 4.14e-8 and
+    𝓑ᴸ = ∓4.14e-8, which float32 keeps; softplus(z) − yz cancels them to 0."""
+    cost, phi = COSTS["binary_cross_entropy"], ACTIVATIONS["sigmoid"]
+    z = xp.asarray([[17.0], [-17.0], [30.0]], dtype=xp.float32, device=device)
+    y = xp.asarray([[1.0], [0.0], [1.0]], dtype=xp.float32, device=device)
+    value, delta = output_error(xp, phi, cost, z, phi.value(xp, z), y)
+    tail = np.log1p(np.exp(-np.array([17.0, 17.0, 30.0])))
+    np.testing.assert_allclose(host(value), tail, rtol=1e-6)
+    np.testing.assert_allclose(host(delta)[:, 0], [-tail[0], tail[1], -tail[2]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fused_cross_entropy_is_not_nan_when_the_logit_spread_exceeds_the_float_range(dtype, xp, device):
+    """z = (big, −big, 0) with 2·big beyond the float range: classes with y = 0 add
+    exactly 0 (not 0·inf); the labelled class costs 0, log 2-ish or +inf as it should."""
+    big = float(np.finfo(dtype).max) * 0.75
+    cost, phi = COSTS["cross_entropy"], ACTIVATIONS["softmax"]
+    z = xp.asarray([[big, -big, 0.0], [big, -big, big]], dtype=getattr(xp, dtype), device=device)
+    y = xp.asarray([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=getattr(xp, dtype), device=device)
+    with quiet_overflow():  # z − max z overflows to −inf, as it must
+        value, delta = output_error(xp, phi, cost, z, None, y)
+    np.testing.assert_allclose(host(value), [0.0, np.log(2.0)], rtol=1e-6)
+    np.testing.assert_allclose(host(delta), [[0.0, 0.0, 0.0], [0.5, 0.0, -0.5]], atol=1e-7)
+
+
+def test_cross_entropies_are_exact_at_certain_predictions(xp, device):
+    """The public costs use y log ŷ = 0 where y = 0 (as scipy's xlogy) and log1p(−ŷ):
+    a certain, right prediction costs +0 (not NaN, not −0); their gradients are finite."""
+    to = lambda v: xp.asarray(v, dtype=xp.float64, device=device)  # noqa: E731
+    bce, ce = COSTS["binary_cross_entropy"], COSTS["cross_entropy"]
+    y, yhat = to([[1.0, 0.0], [1.0, 0.0]]), to([[1.0, 0.0], [0.5, 1e-20]])
+    value = host(bce.value(xp, y, yhat))
+    np.testing.assert_allclose(value, [0.0, np.log(2.0) + 1e-20], rtol=1e-15)
+    assert not np.signbit(value[0])
+    np.testing.assert_allclose(host(bce.grad(xp, y, yhat)), [[-1.0, 1.0], [-2.0, 1.0]], rtol=1e-15)
+    labels, probabilities = to([[0.0, 1.0, 0.0]]), to([[0.0, 1.0, 0.0]])
+    value = host(ce.value(xp, labels, probabilities))
+    np.testing.assert_array_equal(value, [0.0])
+    assert not np.signbit(value[0])
+    np.testing.assert_array_equal(host(ce.grad(xp, labels, probabilities)), [[0.0, -1.0, 0.0]])
