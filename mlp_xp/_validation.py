@@ -109,7 +109,7 @@ def check_activations(
     else:
         raise TypeError(f"activation must be a name or a list of names, got {activation!r}")
     for i, phi in enumerate(hidden):
-        if not phi.elementwise:
+        if phi.output_only:
             raise ValueError(
                 f"activation {phi.name!r} is for the output layer only (output_activation), "
                 f"got it for hidden layer {i + 1}"
@@ -214,6 +214,10 @@ def _check_target_values(xp: Any, y: Any, cost: Cost, name: str) -> None:
         raise ValueError(f"{name} for loss={cost.name!r} must hold only -1 and +1")
     if cost.targets in ("probability", "distribution") and not bool(xp.all((y >= 0.0) & (y <= 1.0))):
         raise ValueError(f"{name} for loss={cost.name!r} must lie in [0, 1]")
+    if cost.targets == "non_negative" and not bool(xp.all(y >= 0.0)):
+        raise ValueError(
+            f"{name} for loss={cost.name!r} must be non-negative, got a minimum of {float(xp.min(y))}"
+        )
     if cost.targets == "distribution":
         tolerance = 1e-3 if y.dtype == xp.float32 else 1e-8
         if not bool(xp.all(xp.abs(xp.sum(y, axis=1) - 1.0) <= tolerance)):

@@ -4,7 +4,8 @@ Each activation gives its value ``a = Φ(z)`` and ``vjp(z, a, g)``, the product
 of the Jacobian of Φ at ζ with an upstream gradient g.  For an elementwise Φ
 that is the seed's Hadamard product ``Φ'(ζ) ⊙ g``; for softmax, whose Jacobian
 is not diagonal, it is ``s ⊙ (g − Σₖ sₖ gₖ)``.  Either way one backward loop
-serves every activation.  All forms are stable for large |z| (no overflow).
+serves every activation.  The bounded forms are stable for large |z| (no
+overflow); ``exp``, unbounded, overflows only where e^z exceeds the float range.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ LEAKY_SLOPE = 0.01
 class Activation:
     """An activation: ``value(xp, z)``, ``vjp(xp, z, a, g)`` and its weight init.
 
-    ``init`` is ``"glorot"`` (sigmoid, tanh, identity, softmax), ``"he"``
+    ``init`` is ``"glorot"`` (sigmoid, tanh, identity, softmax, exp), ``"he"``
     (the ReLU family) or ``"lecun"``: the initialisation of the layer that this
     activation follows, unless ``MLP(init=...)`` chooses another.
-    ``elementwise`` is False only for softmax (output layer only).
+    ``elementwise`` is False only for softmax; ``output_only`` marks the
+    activations of the output layer only (softmax, exp).
     """
 
     name: str
@@ -33,6 +35,7 @@ class Activation:
     vjp: Callable[[Any, Any, Any, Any], Any]
     init: str = "glorot"
     elementwise: bool = True
+    output_only: bool = False
 
 
 def identity(xp: Any, z: Any) -> Any:
@@ -109,6 +112,16 @@ def softmax_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
     return a * (g - xp.sum(a * g, axis=1, keepdims=True))
 
 
+def exp(xp: Any, z: Any) -> Any:
+    """Φ(ζ) = e^ζ, the log link's inverse (output layer only, for the Poisson cost)."""
+    return xp.exp(z)
+
+
+def exp_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
+    """exp'(ζ) ⊙ g = g ⊙ α, with α = e^ζ."""
+    return g * a
+
+
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
@@ -118,7 +131,8 @@ ACTIVATIONS: dict[str, Activation] = {
         Activation("relu", relu, relu_vjp, init="he"),
         Activation("leaky_relu", leaky_relu, leaky_relu_vjp, init="he"),
         Activation("softplus", softplus, softplus_vjp, init="he"),
-        Activation("softmax", softmax, softmax_vjp, elementwise=False),
+        Activation("softmax", softmax, softmax_vjp, elementwise=False, output_only=True),
+        Activation("exp", exp, exp_vjp, output_only=True),
     )
 }
 

@@ -4,10 +4,10 @@ Each cost is summed over the output units of a sample; the cost of a batch,
 𝓔(S, θ) = (1/N) Σᵢ C(ρᵢ, ρ̂ᵢ), is the mean of those per-sample costs.  A cost
 gives ``value(xp, y, yhat) -> (N,)`` and ``grad(xp, y, yhat) -> ∂C/∂ŷ``, shaped
 like ``yhat``.  The costs made for one output activation (binary cross-entropy
-after a sigmoid, cross-entropy after a softmax) also give ``fused(xp, y, z)``:
-the per-sample cost and 𝓑ᴸ = Φ'(ζᴸ) ⊙ ∇C computed from the logits ζᴸ in a
-numerically stable form (log-sum-exp, softplus) that agrees with the general
-path wherever that one is finite.
+after a sigmoid, cross-entropy after a softmax, Poisson after exp) also give
+``fused(xp, y, z)``: the per-sample cost and 𝓑ᴸ = Φ'(ζᴸ) ⊙ ∇C computed from
+the logits ζᴸ in a numerically stable form (log-sum-exp, softplus, log ŷ = ζ)
+that agrees with the general path wherever that one is finite.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ class Cost:
     """A cost: per-sample ``value``, gradient ``grad`` with respect to ŷ.
 
     ``targets`` names what ``y`` must hold: ``"real"``, ``"sign"`` (±1),
-    ``"probability"`` (in [0, 1]) or ``"distribution"`` (non-negative rows that
-    sum to 1: one-hot rows, or integer class labels turned into them).
+    ``"probability"`` (in [0, 1]), ``"distribution"`` (non-negative rows that
+    sum to 1: one-hot rows, or integer class labels turned into them) or
+    ``"non_negative"`` (counts, rates: the Poisson cost).
     ``output_activation`` is the activation the cost requires, if any.
     """
 
@@ -163,6 +164,33 @@ def cross_entropy_fused(xp: Any, y: Any, z: Any) -> tuple[Any, Any]:
     return value, e * (mass / total) - y
 
 
+def half_poisson_deviance(xp: Any, y: Any, log_yhat: Any, yhat: Any) -> Any:
+    """y log(y/ŷ) − y + ŷ elementwise, given log ŷ and ŷ, as y (eᵗ − 1 − t), t = log ŷ − log y.
+
+    The product form has no cancellation near ŷ = y, where the sum of terms has;
+    where y = 0 it is ŷ.
+    """
+    present = y > 0.0
+    t = log_yhat - xp.log(xp.where(present, y, 1.0))
+    return xp.where(present, y * (xp.expm1(t) - t), yhat)
+
+
+def poisson_value(xp: Any, y: Any, yhat: Any) -> Any:
+    """C = Σₖ [yₖ log(yₖ/ŷₖ) − yₖ + ŷₖ], half the Poisson deviance (0 at ŷ = y), ŷ > 0, y ≥ 0."""
+    return xp.sum(half_poisson_deviance(xp, y, xp.log(yhat), yhat), axis=1)
+
+
+def poisson_grad(xp: Any, y: Any, yhat: Any) -> Any:
+    """∂C/∂ŷ = 1 − y / ŷ."""
+    return 1.0 - y / yhat
+
+
+def poisson_fused(xp: Any, y: Any, z: Any) -> tuple[Any, Any]:
+    """C from the logits of ŷ = e^z: log ŷ = z exactly;  𝓑ᴸ = e^z − y (the log link)."""
+    yhat = xp.exp(z)
+    return xp.sum(half_poisson_deviance(xp, y, z, yhat), axis=1), yhat - y
+
+
 COSTS: dict[str, Cost] = {
     c.name: c
     for c in (
@@ -187,11 +215,19 @@ COSTS: dict[str, Cost] = {
             output_activation="softmax",
             fused=cross_entropy_fused,
         ),
+        Cost(
+            "poisson",
+            poisson_value,
+            poisson_grad,
+            targets="non_negative",
+            output_activation="exp",
+            fused=poisson_fused,
+        ),
     )
 }
 
 
-TARGETS = ("real", "sign", "probability", "distribution")
+TARGETS = ("real", "sign", "probability", "distribution", "non_negative")
 
 
 def register_cost(
@@ -209,7 +245,7 @@ def register_cost(
         The name that ``fit(..., loss=name)`` then accepts.
     value : callable ``(xp, y, yhat) -> C``, shape (N,): summed over the outputs of each sample
     grad : callable ``(xp, y, yhat) -> ∂C/∂ŷ``, shaped like ``yhat``
-    targets : {"real", "sign", "probability", "distribution"}
+    targets : {"real", "sign", "probability", "distribution", "non_negative"}
         What ``y`` must hold (checked by ``fit``).
 
     Notes

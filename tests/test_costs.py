@@ -21,7 +21,9 @@ KNOWN = [
     ("hinge", [[1.0, -1.0]], [[0.25, -3.0]], [0.75]),
     ("binary_cross_entropy", [[1.0, 0.0]], [[0.8, 0.4]], [-np.log(0.8) - np.log(0.6)]),
     ("cross_entropy", [[0.0, 1.0, 0.0]], [[0.2, 0.5, 0.3]], [-np.log(0.5)]),
+    ("poisson", [[2.0, 0.0]], [[1.0, 0.5]], [2.0 * np.log(2.0) - 2.0 + 1.0 + 0.5]),
 ]
+FUSED = [("cross_entropy", "softmax"), ("binary_cross_entropy", "sigmoid"), ("poisson", "exp")]
 
 
 @pytest.mark.parametrize(("name", "y", "yhat", "expected"), KNOWN)
@@ -49,9 +51,7 @@ def test_gradient_matches_finite_differences(name, xp, device, rng):
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize(
-    ("name", "activation"), [("cross_entropy", "softmax"), ("binary_cross_entropy", "sigmoid")]
-)
+@pytest.mark.parametrize(("name", "activation"), FUSED)
 def test_fused_output_error_agrees_with_general_path(name, activation, xp, device, rng):
     """The logit-based 𝓑ᴸ and cost equal Φ'(ζᴸ) ⊙ ∇C and C(ρ, Φ(ζᴸ))."""
     cost, phi = COSTS[name], ACTIVATIONS[activation]
@@ -135,3 +135,33 @@ def test_cross_entropies_are_exact_at_certain_predictions(xp, device):
     np.testing.assert_array_equal(value, [0.0])
     assert not np.signbit(value[0])
     np.testing.assert_array_equal(host(ce.grad(xp, labels, probabilities)), [[0.0, -1.0, 0.0]])
+
+
+def test_poisson_is_half_scikit_learn_s_mean_poisson_deviance(xp, device, rng):
+    """The batch cost is what scikit-learn's MLPRegressor(loss="poisson") reports
+    in ``loss_curve_`` (without penalty): half its mean Poisson deviance."""
+    metrics = pytest.importorskip("sklearn.metrics")
+    y, z = rng.poisson(2.0, size=(50, 1)).astype(float), rng.normal(size=(50, 1))
+    cost, phi = COSTS["poisson"], ACTIVATIONS["exp"]
+    to = lambda v: xp.asarray(v, dtype=xp.float64, device=device)  # noqa: E731
+    value, delta = output_error(xp, phi, cost, to(z), None, to(y))
+    expected = metrics.mean_poisson_deviance(y[:, 0], np.exp(z[:, 0])) / 2
+    np.testing.assert_allclose(np.mean(host(value)), expected, rtol=1e-12)
+    np.testing.assert_allclose(host(delta), np.exp(z) - y, rtol=1e-12)
+
+
+def test_poisson_is_accurate_near_a_perfect_fit_and_finite_for_extreme_logits(xp, device):
+    """y (eᵗ − 1 − t) keeps the deviance of ŷ = y(1 + 1e-6), ≈ y·5e-13, where the
+    sum y log(y/ŷ) − y + ŷ loses it to cancellation; logits of ±80 in float32 give
+    finite costs, and e^z underflowing to 0 costs 0 for y = 0."""
+    cost, phi = COSTS["poisson"], ACTIVATIONS["exp"]
+    y = xp.asarray([[1e6], [3.0]], dtype=xp.float64, device=device)
+    z = xp.log(y) + 1e-6
+    value, _ = output_error(xp, phi, cost, z, None, y)
+    np.testing.assert_allclose(host(value), host(y)[:, 0] * (np.expm1(1e-6) - 1e-6), rtol=1e-6)
+    z = xp.asarray([[80.0], [-80.0], [-200.0]], dtype=xp.float32, device=device)
+    y = xp.asarray([[0.0], [2.0], [0.0]], dtype=xp.float32, device=device)
+    value, delta = output_error(xp, phi, cost, z, None, y)
+    expected = [np.exp(80.0), 2.0 * (np.log(2.0) + 80.0 - 1.0), 0.0]
+    np.testing.assert_allclose(host(value), expected, rtol=1e-6)
+    assert np.all(np.isfinite(host(delta)))

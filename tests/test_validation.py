@@ -35,6 +35,7 @@ CONFIGS = {
     "sign": ({"layer_sizes": [3, 4, 1], "activation": "tanh"}, "logistic", Y_SIGN),
     "bce": ({"layer_sizes": [3, 4, 1], "output_activation": "sigmoid"}, "binary_cross_entropy", Y_PROB),
     "ce": ({"layer_sizes": [3, 4, 3], "output_activation": "softmax"}, "cross_entropy", LABELS),
+    "poisson": ({"layer_sizes": [3, 4, 2], "output_activation": "exp"}, "poisson", np.abs(Y_REG)),
 }
 
 
@@ -204,6 +205,16 @@ Y_CASES = [  # id, config, loss (None: the config's), bad y, exception, match
     ("bce-negative", "bce", None, replaced(Y_PROB, (3, 0), -0.2), ValueError, _UNIT),
     ("bce-signs", "bce", None, Y_SIGN, ValueError, _UNIT),
     ("bce-nan", "bce", None, replaced(Y_PROB, (3, 0), np.nan), ValueError, _NAN_Y),
+    # poisson: y ≥ 0, after an exp output
+    ("poisson-negative", "poisson", None, Y_REG, ValueError, expects("y ", "poisson", "non-negative")),
+    (
+        "poisson-after-identity",
+        "mse",
+        "poisson",
+        np.abs(Y_REG),
+        ValueError,
+        needs("poisson", "exp", "identity"),
+    ),
 ]
 
 
@@ -350,6 +361,7 @@ CONSTRUCTOR_CASES = [  # MLP kwargs (over layer_sizes=[3, 4, 2]), exception, mat
     ({"activation": "swish"}, ValueError, expects("activation must be one of", "'relu'", "'swish'")),
     ({"activation": None}, (ValueError, TypeError), expects("activation")),
     ({"activation": "softmax"}, ValueError, expects("activation", "softmax", "output layer only")),
+    ({"activation": "exp"}, ValueError, expects("activation", "exp", "output layer only")),
     (
         {"layer_sizes": [3, 4, 4, 2], "activation": ["relu", "softmax"]},
         ValueError,
