@@ -107,31 +107,67 @@ def dtype_name(xp: Any, dtype: Any) -> str:
 
 def to_namespace(data: Any, xp: Any, device: Any, name: str) -> Any:
     """``data`` (array of any library, nested list, scalar) as an array of ``xp``
-    on ``device``, copied at most once. Non-numeric data raises ``TypeError``."""
+    on ``device``, copied at most once. Non-numeric data raises ``TypeError``.
+
+    Data is data: a torch tensor that requires grad is detached (the model's
+    arrays never join an autograd graph), and a NumPy array that torch cannot
+    share (negative strides, read-only) is copied once on its way to torch.
+    """
     if array_api_compat.is_array_api_obj(data):
+        if array_api_compat.is_torch_array(data):
+            data = data.detach()
         source = array_api_compat.array_namespace(data)
         if not source.isdtype(data.dtype, ("bool", "integral", "real floating")):
             raise TypeError(f"{name} must hold real numbers, got dtype {data.dtype}")
-        if source is not xp:
-            data = to_numpy(data)
-        return xp.asarray(data, device=device)
+        if source is xp:
+            return xp.asarray(data, device=device)
+        data = to_numpy(data)
+    else:
+        data = _host_array(data, name)
+    return xp.asarray(_shareable(data, xp), device=device)
+
+
+def _host_array(data: Any, name: str) -> np.ndarray:
+    """Python data (nested lists, scalars, a list of arrays) as a NumPy array of numbers."""
+    if isinstance(data, (list, tuple)) and any(array_api_compat.is_array_api_obj(item) for item in data):
+        data = [to_numpy(item) if array_api_compat.is_array_api_obj(item) else item for item in data]
     try:
         host = np.asarray(data)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{name} must be a rectangular array of numbers: {exc}") from exc
     if host.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got {type(data).__name__} with dtype {host.dtype}")
-    return xp.asarray(host, device=device)
+    return host
+
+
+def _shareable(host: np.ndarray, xp: Any) -> np.ndarray:
+    """``host``, or a copy of it where torch cannot share its memory (negative
+    strides, which torch refuses; read-only memory, on which it warns)."""
+    if array_api_compat.is_torch_namespace(xp) and (
+        not host.flags.writeable or any(stride < 0 for stride in host.strides)
+    ):
+        return np.array(host)
+    return host
 
 
 def to_numpy(a: Any) -> np.ndarray:
-    """A host NumPy copy (or view) of an array of any supported library."""
+    """A host NumPy copy (or view) of an array of any supported library.
+
+    A torch tensor is detached first; torch's half-precision floats (bfloat16,
+    which NumPy cannot hold, and float16) come back as float32, exactly.
+    """
     if array_api_compat.is_numpy_array(a):
         return a
     if array_api_compat.is_cupy_array(a):
         return a.get()
     if array_api_compat.is_torch_array(a):
-        return a.detach().cpu().numpy()
+        a = a.detach().cpu()
+        return (a.float() if a.is_floating_point() and a.dtype.itemsize < 4 else a).numpy()
+    if not hasattr(a, "__dlpack__"):
+        raise TypeError(
+            "to_numpy needs an array (NumPy, CuPy, torch, array_api_strict or another DLPack "
+            f"array), got {type(a).__name__}; use numpy.asarray for Python data"
+        )
     return np.from_dlpack(a)
 
 
