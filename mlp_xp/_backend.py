@@ -100,6 +100,16 @@ def get_dtype(xp: Any, dtype: Any) -> Any:
     raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
 
 
+def widest_float(xp: Any, device: Any) -> Any:
+    """``xp.float64`` where ``device`` has it, else ``xp.float32``: the dtype of
+    sums and scores that must not lose the digits a float32 model would."""
+    info = getattr(xp, "__array_namespace_info__", None)
+    if info is None:
+        return xp.float64
+    floats = info().dtypes(device=device, kind="real floating")
+    return floats.get("float64", floats.get("float32"))
+
+
 def dtype_name(xp: Any, dtype: Any) -> str:
     """'float32' or 'float64' for a dtype of ``xp``."""
     return next(name for name in DTYPES if dtype == getattr(xp, name))

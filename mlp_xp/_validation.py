@@ -12,7 +12,7 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
-from ._backend import to_namespace
+from ._backend import to_namespace, widest_float
 from .activations import INITS, Activation, get_activation
 from .costs import Cost
 
@@ -199,14 +199,17 @@ def _one_hot(xp: Any, labels: Any, n_classes: int, dtype: Any, device: Any, name
             f"{name} for loss='cross_entropy' must be integer class labels of shape (N,) or one-hot "
             f"rows of shape (N, {n_classes}), got dtype {labels.dtype} of shape {tuple(labels.shape)}"
         )
-    # Checked before any indexing: CuPy wraps out-of-range indices silently.
-    if not bool(xp.all((labels >= 0) & (labels < n_classes))):
+    # Checked before any indexing (CuPy wraps out-of-range indices silently), in a
+    # float dtype that holds every class count and orders every integer (uint8 cannot
+    # hold 256; torch compares no uint16..uint64), then as int64, exact for valid labels.
+    values = xp.astype(labels, widest_float(xp, device))
+    if not bool(xp.all((values >= 0.0) & (values <= n_classes - 1))):
         raise ValueError(
             f"{name} holds class labels outside 0..{n_classes - 1}: "
-            f"min {int(xp.min(labels))}, max {int(xp.max(labels))}"
+            f"min {int(xp.min(values))}, max {int(xp.max(values))}"
         )
     classes = xp.arange(n_classes, device=device)
-    return xp.astype(xp.expand_dims(labels, axis=1) == classes, dtype)
+    return xp.astype(xp.expand_dims(xp.astype(labels, xp.int64), axis=1) == classes, dtype)
 
 
 def _check_target_values(xp: Any, y: Any, cost: Cost, name: str) -> None:

@@ -582,3 +582,39 @@ def test_numpy_integer_seeds_are_accepted(make_mlp, seed):
     for p, q in zip(parameters(model), parameters(reference)):
         np.testing.assert_array_equal(p, q)
     model.fit(X, Y_REG, epochs=1, seed=seed)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "uint32", "uint64", "int8", "int16"])
+def test_class_labels_of_every_integer_dtype_are_accepted(make_mlp, rng, dtype):
+    """Labels 0..255 of a 256-class model (0..127 for int8, which holds no more), on
+    NumPy and native arrays: uint8 cannot hold the class count 256, and torch
+    compares no uint16..uint64 arrays."""
+    top = 128 if dtype == "int8" else 256
+    labels = rng.permutation(np.arange(256) % top).astype(dtype)
+    model = make_mlp([3, 4, 256], output_activation="softmax", seed=0)
+    x = rng.normal(size=(256, 3))
+    expected = model.gradients(x, np.eye(256)[labels.astype(np.int64)], "cross_entropy")
+    for y in (labels, native(labels, model)):
+        assert_same_gradients(model.gradients(x, y, "cross_entropy"), expected)
+
+
+@pytest.mark.parametrize(
+    ("labels", "extremes"),
+    [
+        (np.array([0, 255, 3], dtype=np.uint8), "min 0, max 255"),
+        (np.array([0, 2**63 + 4096, 3], dtype=np.uint64), f"min 0, max {2**63 + 4096}"),
+        (np.array([0, -1, 3], dtype=np.int8), "min -1, max 3"),
+    ],
+    ids=["uint8-255", "uint64-beyond-int64", "int8-negative"],
+)
+def test_class_labels_out_of_range_are_refused_in_any_integer_dtype(make_mlp, labels, extremes):
+    model = make_mlp([3, 4, 10], output_activation="softmax", seed=0)
+    for y in (labels, native(labels, model)):
+        assert_refused(
+            model,
+            lambda: model.gradients(X[:3], y, "cross_entropy"),
+            ValueError,
+            expects("y holds class labels outside 0..9", extremes),
+            X[:3],
+            y,
+        )
