@@ -114,6 +114,12 @@ X_CASES = [  # id, bad x, exception, match
     ("nan", replaced(X, (1, 2), np.nan), ValueError, expects("x ", "NaN or inf")),
     ("inf", replaced(X, (0, 0), np.inf), ValueError, expects("x ", "NaN or inf")),
     ("-inf", replaced(X, (5, 1), -np.inf), ValueError, expects("x ", "NaN or inf")),
+    (
+        "overflows-float32",
+        replaced(X, (2, 0), -1e39),
+        ValueError,
+        expects("x ", "beyond the range", "float32"),
+    ),
     ("2-features", X[:, :2], ValueError, expects("x has 2 features", "expects 3", r"layer_sizes\[0\]")),
     ("6-features", np.hstack([X, X]), ValueError, expects("x has 6 features", "expects 3")),
     ("1-D", X[:, 0], ValueError, expects("x must be 2-D", r"\(6,\)", "reshape")),
@@ -163,6 +169,7 @@ def signs(loss: str) -> str:
 Y_CASES = [  # id, config, loss (None: the config's), bad y, exception, match
     ("nan", "mse", None, replaced(Y_REG, (2, 1), np.nan), ValueError, _NAN_Y),
     ("inf", "mse", None, replaced(Y_REG, (0, 0), np.inf), ValueError, _NAN_Y),
+    ("overflows", "mse", None, replaced(Y_REG, (0, 0), 4e38), ValueError, expects("y ", "beyond", "float32")),
     ("1-output", "mse", None, Y_REG[:, :1], ValueError, expects("y has 1 outputs", "model has 2")),
     ("3-outputs", "mse", None, np.hstack([Y_REG, Y_REG[:, :1]]), ValueError, expects("y has 3 outputs", "2")),
     ("1-D-for-2-outputs", "mse", None, Y_REG[:, 0], ValueError, expects("y is 1-D", "2 outputs")),
@@ -612,9 +619,22 @@ def test_class_labels_out_of_range_are_refused_in_any_integer_dtype(make_mlp, la
     for y in (labels, native(labels, model)):
         assert_refused(
             model,
-            lambda: model.gradients(X[:3], y, "cross_entropy"),
+            lambda y=y: model.gradients(X[:3], y, "cross_entropy"),
             ValueError,
             expects("y holds class labels outside 0..9", extremes),
             X[:3],
             y,
         )
+
+
+def test_soft_labels_computed_in_float32_are_accepted_by_a_float64_model(make_mlp, rng):
+    """Rows that sum to 1 in float32 (off by ~1e-7 in float64) are valid: the tolerance
+    follows the precision of the given rows, not only the model's."""
+    logits = rng.normal(size=(N, 3)).astype(np.float32)
+    soft = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    assert np.abs(soft.astype(np.float64).sum(axis=1) - 1.0).max() > 1e-8  # the case at hand
+    model = make_mlp([3, 4, 3], output_activation="softmax", dtype="float64", seed=0)
+    for y in (soft, native(soft, model)):
+        model.gradients(X, y, "cross_entropy")
+    off = np.full((N, 3), 1.0 / 3.0) + np.array([1e-6, 0.0, 0.0])  # float64 rows off by 1e-6: refused
+    assert_refused(model, lambda: model.gradients(X, off, "cross_entropy"), ValueError, _ONE_HOT, X, off)
