@@ -47,28 +47,38 @@ def init_parameters(
     normal, N(0, 2/n_{j−1}), for the ReLU family; ``"glorot"``, ``"he"`` or
     ``"lecun"`` (N(0, 1/n_{j−1})) applies one rule to all; a callable
     ``init(rng, fan_in, fan_out)`` returns a host array of shape
-    (fan_in, fan_out).  Biases start at zero.  Drawing on the host makes every
-    backend start from bit-identical parameters for one seed.
+    (fan_in, fan_out), finite in ``dtype``.  Biases start at zero.  Drawing on
+    the host makes every backend start from bit-identical parameters for one seed.
     """
     weights, biases = [], []
     for fan_in, fan_out, phi in zip(layer_sizes[:-1], layer_sizes[1:], phis):
-        if callable(init):
-            host = init(rng, fan_in, fan_out)
-            if tuple(getattr(host, "shape", ())) != (fan_in, fan_out):
-                raise ValueError(
-                    f"init({fan_in}, {fan_out}) must return an array of shape ({fan_in}, {fan_out}), "
-                    f"got {getattr(host, 'shape', type(host).__name__)}"
-                )
-        elif (init or phi.init) == "he":
-            host = rng.normal(0.0, (2.0 / fan_in) ** 0.5, size=(fan_in, fan_out))
-        elif (init or phi.init) == "lecun":
-            host = rng.normal(0.0, (1.0 / fan_in) ** 0.5, size=(fan_in, fan_out))
-        else:
-            limit = (6.0 / (fan_in + fan_out)) ** 0.5
-            host = rng.uniform(-limit, limit, size=(fan_in, fan_out))
-        weights.append(xp.astype(xp.asarray(host, device=device), dtype))
+        W = xp.astype(xp.asarray(_draw(rng, fan_in, fan_out, init or phi.init), device=device), dtype)
+        if callable(init) and not bool(xp.all(xp.isfinite(W))):
+            raise ValueError(
+                f"init({fan_in}, {fan_out}) returned weights that are NaN or infinite in {dtype}; "
+                "initial weights must be finite"
+            )
+        weights.append(W)
         biases.append(xp.zeros((fan_out,), dtype=dtype, device=device))
     return weights, biases
+
+
+def _draw(rng: Any, fan_in: int, fan_out: int, rule: Any) -> Any:
+    """A host array (fan_in, fan_out) of initial weights by ``rule``: a name or a callable."""
+    if callable(rule):
+        host = rule(rng, fan_in, fan_out)
+        if tuple(getattr(host, "shape", ())) != (fan_in, fan_out):
+            raise ValueError(
+                f"init({fan_in}, {fan_out}) must return an array of shape ({fan_in}, {fan_out}), "
+                f"got {getattr(host, 'shape', type(host).__name__)}"
+            )
+        return host
+    if rule == "he":
+        return rng.normal(0.0, (2.0 / fan_in) ** 0.5, size=(fan_in, fan_out))
+    if rule == "lecun":
+        return rng.normal(0.0, (1.0 / fan_in) ** 0.5, size=(fan_in, fan_out))
+    limit = (6.0 / (fan_in + fan_out)) ** 0.5
+    return rng.uniform(-limit, limit, size=(fan_in, fan_out))
 
 
 def forward(

@@ -419,6 +419,12 @@ CONSTRUCTOR_CASES = [  # MLP kwargs (over layer_sizes=[3, 4, 2]), exception, mat
         ValueError,
         expects("init", "must return an array of shape"),
     ),
+    (
+        {"init": lambda rng, i, o: np.full((i, o), np.nan)},
+        ValueError,
+        expects(r"init\(3, 4\)", "NaN or infinite", "must be finite"),
+    ),
+    ({"init": lambda rng, i, o: np.full((i, o), -np.inf)}, ValueError, expects("init", "NaN or infinite")),
     ({"seed": -1}, ValueError, expects("seed", "non-negative")),
     ({"seed": 1.5}, TypeError, expects("seed", "int")),
     ({"seed": "7"}, TypeError, expects("seed", "int")),
