@@ -14,8 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ._registry import check_new_name
-
 LEAKY_SLOPE = 0.01
 
 
@@ -138,49 +136,6 @@ ACTIVATIONS: dict[str, Activation] = {
 
 
 INITS = ("glorot", "he", "lecun")
-
-
-def register_activation(
-    name: str,
-    value: Callable[[Any, Any], Any],
-    derivative: Callable[[Any, Any, Any], Any] | None = None,
-    *,
-    vjp: Callable[[Any, Any, Any, Any], Any] | None = None,
-    init: str = "glorot",
-) -> Activation:
-    """Add a hidden-layer activation Φ, written with the namespace ``xp``, to ``ACTIVATIONS``.
-
-    Parameters
-    ----------
-    name : str
-        The name that ``MLP(..., activation=name)`` then accepts.
-    value : callable ``(xp, z) -> Φ(z)``
-    derivative : callable ``(xp, z, a) -> Φ'(z)``, elementwise, given ζ and α = Φ(ζ)
-    vjp : callable ``(xp, z, a, g) -> Φ'(z) ⊙ g``; give this or ``derivative``
-    init : {"glorot", "he", "lecun"}
-        The initialisation of the layers it follows.
-
-    Notes
-    -----
-    Backpropagation needs only 𝓑ʲ = Φ'(ζʲ) ⊙ (Ωʲ⁺¹ 𝓑ʲ⁺¹) (seed 003): with a
-    ``derivative`` the vjp is ``derivative(xp, z, a) * g``.
-    """
-    check_new_name(name, ACTIVATIONS, "an activation")
-    if not callable(value):
-        raise TypeError(f"value must be a callable (xp, z) -> Φ(z), got {value!r}")
-    if (derivative is None) == (vjp is None):
-        raise TypeError("give exactly one of derivative=(xp, z, a) -> Φ'(z) or vjp=(xp, z, a, g) -> Φ'(z)⊙g")
-    if not callable(derivative if vjp is None else vjp):
-        raise TypeError(f"derivative/vjp must be callable, got {derivative if vjp is None else vjp!r}")
-    if init not in INITS:
-        raise ValueError(f"init must be one of {', '.join(map(repr, INITS))}, got {init!r}")
-    if vjp is None:
-
-        def vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
-            return derivative(xp, z, a) * g
-
-    ACTIVATIONS[name] = Activation(name, value, vjp, init=init)
-    return ACTIVATIONS[name]
 
 
 def get_activation(name: Any, argument: str = "activation") -> Activation:

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ._registry import check_new_name
 from .activations import sigmoid, softplus
 
 HUBER_DELTA = 1.0
@@ -228,38 +227,6 @@ COSTS: dict[str, Cost] = {
 
 
 TARGETS = ("real", "sign", "probability", "distribution", "non_negative")
-
-
-def register_cost(
-    name: str,
-    value: Callable[[Any, Any, Any], Any],
-    grad: Callable[[Any, Any, Any], Any],
-    *,
-    targets: str = "real",
-) -> Cost:
-    """Add a cost C(y, ŷ), written with the namespace ``xp``, to ``COSTS``.
-
-    Parameters
-    ----------
-    name : str
-        The name that ``fit(..., loss=name)`` then accepts.
-    value : callable ``(xp, y, yhat) -> C``, shape (N,): summed over the outputs of each sample
-    grad : callable ``(xp, y, yhat) -> ∂C/∂ŷ``, shaped like ``yhat``
-    targets : {"real", "sign", "probability", "distribution", "non_negative"}
-        What ``y`` must hold (checked by ``fit``).
-
-    Notes
-    -----
-    Backpropagation starts from 𝓑ᴸ = Φ'(ζᴸ) ⊙ ∇C (seed 003): ``grad`` is ∇C.
-    """
-    check_new_name(name, COSTS, "a cost")
-    for argument, function in (("value", value), ("grad", grad)):
-        if not callable(function):
-            raise TypeError(f"{argument} must be a callable (xp, y, yhat), got {function!r}")
-    if targets not in TARGETS:
-        raise ValueError(f"targets must be one of {', '.join(map(repr, TARGETS))}, got {targets!r}")
-    COSTS[name] = Cost(name, value, grad, targets=targets)
-    return COSTS[name]
 
 
 def get_cost(name: Any) -> Cost:

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import mlp_xp
 from mlp_xp._backend import quiet_overflow
 from mlp_xp.activations import ACTIVATIONS
 from mlp_xp.costs import COSTS
@@ -165,3 +166,40 @@ def test_poisson_is_accurate_near_a_perfect_fit_and_finite_for_extreme_logits(xp
     expected = [np.exp(80.0), 2.0 * (np.log(2.0) + 80.0 - 1.0), 0.0]
     np.testing.assert_allclose(host(value), expected, rtol=1e-6)
     assert np.all(np.isfinite(host(delta)))
+
+
+@pytest.mark.parametrize(
+    ("value", "grad", "match"),
+    [
+        pytest.param(
+            lambda xp, y, yhat: (yhat - y) ** 2,
+            lambda xp, y, yhat: 2.0 * (yhat - y),
+            r"value must return one cost per sample, shape \(N,\).*returns shape \(2, 3\)",
+            id="value-not-summed",
+        ),
+        pytest.param(
+            lambda xp, y, yhat: xp.sum((yhat - y) ** 2),
+            lambda xp, y, yhat: 2.0 * (yhat - y),
+            r"value must return one cost per sample.*returns shape \(\)",
+            id="value-a-scalar",
+        ),
+        pytest.param(
+            lambda xp, y, yhat: xp.sum((yhat - y) ** 2, axis=1),
+            lambda xp, y, yhat: xp.sum(2.0 * (yhat - y), axis=1),
+            r"grad must return ∂C/∂ŷ, shaped like yhat.*returns shape \(2,\)",
+            id="grad-summed",
+        ),
+        pytest.param(
+            lambda xp, y, yhat: xp.sum(xp.square_root(yhat), axis=1),
+            lambda xp, y, yhat: yhat,
+            r"value fails on NumPy arrays y, yhat of shape \(2, 3\)",
+            id="value-raises",
+        ),
+    ],
+)
+def test_register_cost_checks_the_shapes_its_functions_return(value, grad, match):
+    """A cost whose value is not (N,) would be averaged wrongly (halved for (N, k) or
+    a scalar); it is refused when registered, and not registered."""
+    with pytest.raises(ValueError, match=match):
+        mlp_xp.register_cost("misshapen", value, grad)
+    assert "misshapen" not in COSTS
