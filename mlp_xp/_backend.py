@@ -9,6 +9,7 @@ starts from bit-identical parameters and visits batches in the same order.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import operator
 from typing import Any
@@ -100,6 +101,7 @@ def get_dtype(xp: Any, dtype: Any) -> Any:
     raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
 
 
+@functools.lru_cache(maxsize=64)
 def widest_float(xp: Any, device: Any) -> Any:
     """``xp.float64`` where ``device`` has it, else ``xp.float32``: the dtype of
     sums and scores that must not lose the digits a float32 model would."""
