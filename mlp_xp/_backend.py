@@ -126,8 +126,8 @@ def to_namespace(data: Any, xp: Any, device: Any, name: str) -> Any:
     share (negative strides, read-only) is copied once on its way to torch.
     """
     if array_api_compat.is_array_api_obj(data):
-        if array_api_compat.is_torch_array(data):
-            data = data.detach()
+        if array_api_compat.is_torch_array(data) and data.requires_grad:
+            data = data.detach()  # a view: no copy
         source = array_api_compat.array_namespace(data)
         if not source.isdtype(data.dtype, ("bool", "integral", "real floating")):
             raise TypeError(f"{name} must hold real numbers, got dtype {data.dtype}")
