@@ -94,7 +94,9 @@ def _central_differences(
         step = moved[0] - moved[1]
         numeric.append((up - down) / step)
         noise.append(NOISE_FACTOR * UNIT_ROUNDOFF * (abs(up) + abs(down)) / step)
-    return (xp.asarray(v, dtype=xp.float64, device=device) for v in (numeric, noise))
+    return xp.asarray(numeric, dtype=xp.float64, device=device), xp.asarray(
+        noise, dtype=xp.float64, device=device
+    )
 
 
 def _error(xp: Any, analytic: Any, numeric: Any, noise: Any) -> float:
