@@ -70,13 +70,13 @@ def gradient_check(model: MLP, x: Any, y: Any, loss: str = "mse", eps: float = S
     worst = 0.0
     for k, analytic in enumerate([*dW, *db]):
         numeric, noise = _central_differences(xp, batch_cost, params, k, eps, model.device)
-        worst = max(worst, _error(xp, xp.reshape(analytic, (-1,)), numeric, noise))
+        worst = max(worst, _error(xp, xp.reshape(analytic, (-1,)), numeric, noise, model.device))
     return worst
 
 
 def _central_differences(
     xp: Any, batch_cost: Any, params: list[Any], k: int, eps: float, device: Any
-) -> tuple[Any, Any]:
+) -> tuple[list[float], list[float]]:
     """ĝ and its rounding noise ν for every entry θᵢ of ``params[k]``, flattened."""
     p = params[k]
     flat = xp.reshape(p, (-1,))
@@ -94,13 +94,12 @@ def _central_differences(
         step = moved[0] - moved[1]
         numeric.append((up - down) / step)
         noise.append(NOISE_FACTOR * UNIT_ROUNDOFF * (abs(up) + abs(down)) / step)
-    return xp.asarray(numeric, dtype=xp.float64, device=device), xp.asarray(
-        noise, dtype=xp.float64, device=device
-    )
+    return numeric, noise
 
 
-def _error(xp: Any, analytic: Any, numeric: Any, noise: Any) -> float:
+def _error(xp: Any, analytic: Any, numeric: list[float], noise: list[float], device: Any) -> float:
     """‖max(|g − ĝ| − ν, 0)‖ / (‖g‖ + ‖ĝ‖), 0 when both gradients vanish."""
+    numeric, noise = (xp.asarray(v, dtype=xp.float64, device=device) for v in (numeric, noise))
     excess = xp.maximum(xp.abs(analytic - numeric) - noise, 0.0)
     scale = float(xp.linalg.vector_norm(analytic) + xp.linalg.vector_norm(numeric))
     return float(xp.linalg.vector_norm(excess)) / scale if scale > 0.0 else 0.0
