@@ -5,8 +5,9 @@ from typing import Any
 
 from . import datasets
 from ._backend import to_numpy
-from .activations import ACTIVATIONS, Activation, register_activation
-from .costs import COSTS, Cost, register_cost
+from ._registry import register_activation, register_cost
+from .activations import ACTIVATIONS, Activation
+from .costs import COSTS, Cost
 from .gradient_check import gradient_check
 from .history import EarlyStopping, History
 from .lbfgs import LBFGS

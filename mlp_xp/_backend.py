@@ -9,6 +9,7 @@ starts from bit-identical parameters and visits batches in the same order.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import operator
 from typing import Any
@@ -125,6 +126,17 @@ def get_dtype(xp: Any, dtype: Any) -> Any:
     raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
 
 
+@functools.lru_cache(maxsize=64)
+def widest_float(xp: Any, device: Any) -> Any:
+    """``xp.float64`` where ``device`` has it, else ``xp.float32``: the dtype of
+    sums and scores that must not lose the digits a float32 model would."""
+    info = getattr(xp, "__array_namespace_info__", None)
+    if info is None:
+        return xp.float64
+    floats = info().dtypes(device=device, kind="real floating")
+    return floats.get("float64", floats.get("float32"))
+
+
 def dtype_name(xp: Any, dtype: Any) -> str:
     """'float32' or 'float64' for a dtype of ``xp``."""
     return next(name for name in DTYPES if dtype == getattr(xp, name))
@@ -132,31 +144,67 @@ def dtype_name(xp: Any, dtype: Any) -> str:
 
 def to_namespace(data: Any, xp: Any, device: Any, name: str) -> Any:
     """``data`` (array of any library, nested list, scalar) as an array of ``xp``
-    on ``device``, copied at most once. Non-numeric data raises ``TypeError``."""
+    on ``device``, copied at most once. Non-numeric data raises ``TypeError``.
+
+    Data is data: a torch tensor that requires grad is detached (the model's
+    arrays never join an autograd graph), and a NumPy array that torch cannot
+    share (negative strides, read-only) is copied once on its way to torch.
+    """
     if array_api_compat.is_array_api_obj(data):
+        if array_api_compat.is_torch_array(data) and data.requires_grad:
+            data = data.detach()  # a view: no copy
         source = array_api_compat.array_namespace(data)
         if not source.isdtype(data.dtype, ("bool", "integral", "real floating")):
             raise TypeError(f"{name} must hold real numbers, got dtype {data.dtype}")
-        if source is not xp:
-            data = to_numpy(data)
-        return xp.asarray(data, device=device)
+        if source is xp:
+            return xp.asarray(data, device=device)
+        data = to_numpy(data)
+    else:
+        data = _host_array(data, name)
+    return xp.asarray(_shareable(data, xp), device=device)
+
+
+def _host_array(data: Any, name: str) -> np.ndarray:
+    """Python data (nested lists, scalars, a list of arrays) as a NumPy array of numbers."""
+    if isinstance(data, (list, tuple)) and any(array_api_compat.is_array_api_obj(item) for item in data):
+        data = [to_numpy(item) if array_api_compat.is_array_api_obj(item) else item for item in data]
     try:
         host = np.asarray(data)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{name} must be a rectangular array of numbers: {exc}") from exc
     if host.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got {type(data).__name__} with dtype {host.dtype}")
-    return xp.asarray(host, device=device)
+    return host
+
+
+def _shareable(host: np.ndarray, xp: Any) -> np.ndarray:
+    """``host``, or a copy of it where torch cannot share its memory (negative
+    strides, which torch refuses; read-only memory, on which it warns)."""
+    if array_api_compat.is_torch_namespace(xp) and (
+        not host.flags.writeable or any(stride < 0 for stride in host.strides)
+    ):
+        return np.array(host)
+    return host
 
 
 def to_numpy(a: Any) -> np.ndarray:
-    """A host NumPy copy (or view) of an array of any supported library."""
+    """A host NumPy copy (or view) of an array of any supported library.
+
+    A torch tensor is detached first; torch's half-precision floats (bfloat16,
+    which NumPy cannot hold, and float16) come back as float32, exactly.
+    """
     if array_api_compat.is_numpy_array(a):
         return a
     if array_api_compat.is_cupy_array(a):
         return a.get()
     if array_api_compat.is_torch_array(a):
-        return a.detach().cpu().numpy()
+        a = a.detach().cpu()
+        return (a.float() if a.is_floating_point() and a.dtype.itemsize < 4 else a).numpy()
+    if not hasattr(a, "__dlpack__"):
+        raise TypeError(
+            "to_numpy needs an array (NumPy, CuPy, torch, array_api_strict or another DLPack "
+            f"array), got {type(a).__name__}; use numpy.asarray for Python data"
+        )
     return np.from_dlpack(a)
 
 

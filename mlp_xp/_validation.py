@@ -7,6 +7,7 @@ run on the model's device and read one boolean back per check.
 
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 from collections.abc import Sequence, Set
@@ -15,9 +16,11 @@ from typing import Any
 
 import array_api_compat
 
-from ._backend import to_namespace
+from ._backend import quiet_overflow, to_namespace, widest_float
 from .activations import INITS, Activation, get_activation
 from .costs import Cost
+
+WEIGHT_RANGE = (2.0**-64, 2.0**64)  # sample weights used as given; others rescaled by a power of two
 
 
 def check_int(value: Any, name: str, minimum: int = 1) -> int:
@@ -121,7 +124,7 @@ def check_activations(
     else:
         raise TypeError(f"activation must be a name or a list of names, got {activation!r}")
     for i, phi in enumerate(hidden):
-        if not phi.elementwise:
+        if phi.output_only:
             raise ValueError(
                 f"activation {phi.name!r} is for the output layer only (output_activation), "
                 f"got it for hidden layer {i + 1}"
@@ -174,11 +177,23 @@ def _check_parameter(xp: Any, a: Any, name: str, shape: tuple[int, ...], dtype: 
         )
 
 
-def _check_finite(xp: Any, a: Any, name: str) -> None:
+def _is_finite(xp: Any, a: Any) -> bool:
     # NaN propagates through max and min (Array API standard), ±inf is an extreme:
     # two reductions, no array of a's size, one value read back.
-    if not bool(xp.isfinite(xp.max(a)) & xp.isfinite(xp.min(a))):
-        raise ValueError(f"{name} contains NaN or infinity")
+    return bool(xp.isfinite(xp.max(a)) & xp.isfinite(xp.min(a)))
+
+
+def _check_finite(xp: Any, a: Any, name: str, given: Any) -> None:
+    """``a``, the data ``given`` cast to the model's dtype, holds only finite numbers."""
+    if _is_finite(xp, a):
+        return
+    if a.dtype != given.dtype and _is_finite(xp, given):
+        raise ValueError(
+            f"{name} holds finite values beyond the range of the model's dtype {a.dtype} "
+            f"(largest {float(xp.finfo(a.dtype).max):.4g}), which overflow it to infinity; "
+            "rescale the data or use dtype='float64'"
+        )
+    raise ValueError(f"{name} contains NaN or infinity")
 
 
 def as_features(xp: Any, data: Any, n_features: int, dtype: Any, device: Any, name: str = "x") -> Any:
@@ -195,8 +210,9 @@ def as_features(xp: Any, data: Any, n_features: int, dtype: Any, device: Any, na
         raise ValueError(
             f"{name} has {x.shape[1]} features, but the model expects {n_features} (layer_sizes[0])"
         )
-    x = xp.astype(x, dtype, copy=False)  # read only: data of the model's dtype is not copied
-    _check_finite(xp, x, name)
+    with quiet_overflow():  # values beyond the dtype's range are reported below
+        given, x = x, xp.astype(x, dtype, copy=False)  # read only: data of the model's dtype is not copied
+    _check_finite(xp, x, name, given)
     return x
 
 
@@ -231,9 +247,10 @@ def as_targets(
         y = xp.reshape(y, (n_samples, 1))
     if y.shape[1] != n_outputs:
         raise ValueError(f"{name} has {y.shape[1]} outputs, but the model has {n_outputs} (layer_sizes[-1])")
-    y = xp.astype(y, dtype)
-    _check_finite(xp, y, name)
-    _check_target_values(xp, y, cost, name)
+    with quiet_overflow():
+        given, y = y, xp.astype(y, dtype)
+    _check_finite(xp, y, name, given)
+    _check_target_values(xp, y, cost, name, given.dtype)
     return y
 
 
@@ -243,23 +260,30 @@ def _one_hot(xp: Any, labels: Any, n_classes: int, dtype: Any, device: Any, name
             f"{name} for loss='cross_entropy' must be integer class labels of shape (N,) or one-hot "
             f"rows of shape (N, {n_classes}), got dtype {labels.dtype} of shape {tuple(labels.shape)}"
         )
-    # Checked before any indexing: CuPy wraps out-of-range indices silently.
-    if not bool(xp.all((labels >= 0) & (labels < n_classes))):
+    # Checked before any indexing (CuPy wraps out-of-range indices silently), in a
+    # float dtype that holds every class count and orders every integer (uint8 cannot
+    # hold 256; torch compares no uint16..uint64), then as int64, exact for valid labels.
+    values = xp.astype(labels, widest_float(xp, device))
+    if not bool(xp.all((values >= 0.0) & (values <= n_classes - 1))):
         raise ValueError(
             f"{name} holds class labels outside 0..{n_classes - 1}: "
-            f"min {int(xp.min(labels))}, max {int(xp.max(labels))}"
+            f"min {int(xp.min(values))}, max {int(xp.max(values))}"
         )
     classes = xp.arange(n_classes, device=device)
-    return xp.astype(xp.expand_dims(labels, axis=1) == classes, dtype)
+    return xp.astype(xp.expand_dims(xp.astype(labels, xp.int64), axis=1) == classes, dtype)
 
 
-def _check_target_values(xp: Any, y: Any, cost: Cost, name: str) -> None:
+def _check_target_values(xp: Any, y: Any, cost: Cost, name: str, given_dtype: Any) -> None:
     if cost.targets == "sign" and not bool(xp.all((y == 1.0) | (y == -1.0))):
         raise ValueError(f"{name} for loss={cost.name!r} must hold only -1 and +1")
     if cost.targets in ("probability", "distribution") and not bool(xp.all((y >= 0.0) & (y <= 1.0))):
         raise ValueError(f"{name} for loss={cost.name!r} must lie in [0, 1]")
+    if cost.targets == "non_negative" and not bool(xp.all(y >= 0.0)):
+        raise ValueError(
+            f"{name} for loss={cost.name!r} must be non-negative, got a minimum of {float(xp.min(y))}"
+        )
     if cost.targets == "distribution":
-        tolerance = 1e-3 if y.dtype == xp.float32 else 1e-8
+        tolerance = _sum_tolerance(xp, y.dtype, given_dtype)
         if not bool(xp.all(xp.abs(xp.sum(y, axis=1) - 1.0) <= tolerance)):
             raise ValueError(
                 f"{name} for loss={cost.name!r} must be one-hot rows (or rows summing to 1) "
@@ -267,12 +291,30 @@ def _check_target_values(xp: Any, y: Any, cost: Cost, name: str) -> None:
             )
 
 
+def _sum_tolerance(xp: Any, *dtypes: Any) -> float:
+    """How far from 1 a row of probabilities may sum: 1e-8 when the rows and the model
+    are float64 (or the rows integers), else 1e-3, or 4 ulps of a float coarser than float32."""
+    eps = max(float(xp.finfo(d).eps) for d in dtypes if xp.isdtype(d, "real floating"))
+    return 1e-8 if eps <= float(xp.finfo(xp.float64).eps) else max(1e-3, 4.0 * eps)
+
+
 def as_sample_weight(xp: Any, data: Any, n_samples: int, dtype: Any, device: Any) -> Any:
-    """``data`` as a finite, non-negative (N,) array with a positive sum."""
-    w = xp.astype(to_namespace(data, xp, device, "sample_weight"), dtype)
-    if w.ndim != 1 or w.shape[0] != n_samples:
-        raise ValueError(f"sample_weight must have shape ({n_samples},), got {tuple(w.shape)}")
-    _check_finite(xp, w, "sample_weight")
+    """``data`` as a finite, non-negative (N,) array with a positive sum.
+
+    Weights count as repetitions of their samples (Σw divides the penalty, as in
+    scikit-learn), and the batch cost Σ wᵢCᵢ / Σ wᵢ does not depend on their
+    scale.  Weights whose largest value lies outside [2⁻⁶⁴, 2⁶⁴] are rescaled
+    first, in float64 where the device has it, by a power of two (exactly), so
+    that a float32 model neither overflows on them nor loses them as subnormals.
+    """
+    given = to_namespace(data, xp, device, "sample_weight")
+    if given.ndim != 1 or given.shape[0] != n_samples:
+        raise ValueError(f"sample_weight must have shape ({n_samples},), got {tuple(given.shape)}")
+    w = xp.astype(given, widest_float(xp, device))
+    _check_finite(xp, w, "sample_weight", w)
     if not bool(xp.all(w >= 0.0)) or not bool(xp.sum(w) > 0.0):
         raise ValueError("sample_weight must be non-negative with a positive sum")
-    return w
+    largest = float(xp.max(w))
+    if not WEIGHT_RANGE[0] <= largest <= WEIGHT_RANGE[1]:
+        w = w * 2.0 ** -math.frexp(largest)[1]  # the largest weight in [1/2, 1)
+    return xp.astype(w, dtype)

@@ -4,7 +4,8 @@ Each activation gives its value ``a = Φ(z)`` and ``vjp(z, a, g)``, the product
 of the Jacobian of Φ at ζ with an upstream gradient g.  For an elementwise Φ
 that is the seed's Hadamard product ``Φ'(ζ) ⊙ g``; for softmax, whose Jacobian
 is not diagonal, it is ``s ⊙ (g − Σₖ sₖ gₖ)``.  Either way one backward loop
-serves every activation.  All forms are stable for large |z| (no overflow).
+serves every activation.  The bounded forms are stable for large |z| (no
+overflow); ``exp``, unbounded, overflows only where e^z exceeds the float range.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ._registry import check_new_name
-
 LEAKY_SLOPE = 0.01
 
 
@@ -22,10 +21,11 @@ LEAKY_SLOPE = 0.01
 class Activation:
     """An activation: ``value(xp, z)``, ``vjp(xp, z, a, g)`` and its weight init.
 
-    ``init`` is ``"glorot"`` (sigmoid, tanh, identity, softmax), ``"he"``
+    ``init`` is ``"glorot"`` (sigmoid, tanh, identity, softmax, exp), ``"he"``
     (the ReLU family) or ``"lecun"``: the initialisation of the layer that this
     activation follows, unless ``MLP(init=...)`` chooses another.
-    ``elementwise`` is False only for softmax (output layer only).
+    ``elementwise`` is False only for softmax; ``output_only`` marks the
+    activations of the output layer only (softmax, exp).
     """
 
     name: str
@@ -33,6 +33,17 @@ class Activation:
     vjp: Callable[[Any, Any, Any, Any], Any]
     init: str = "glorot"
     elementwise: bool = True
+    output_only: bool = False
+
+
+def identity(xp: Any, z: Any) -> Any:
+    """Φ(ζ) = ζ."""
+    return z
+
+
+def identity_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
+    """Φ'(ζ) ⊙ g = g."""
+    return g
 
 
 def sigmoid(xp: Any, z: Any) -> Any:
@@ -41,9 +52,24 @@ def sigmoid(xp: Any, z: Any) -> Any:
     return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def softplus(xp: Any, z: Any) -> Any:
-    """log(1 + e^z) = max(z, 0) + log1p(e^{−|z|}), without overflow."""
-    return xp.maximum(z, 0.0) + xp.log1p(xp.exp(-xp.abs(z)))
+def sigmoid_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
+    """σ'(ζ) ⊙ g = g ⊙ α ⊙ (1 − α), with α = σ(ζ)."""
+    return g * a * (1.0 - a)
+
+
+def tanh(xp: Any, z: Any) -> Any:
+    """Φ(ζ) = tanh ζ."""
+    return xp.tanh(z)
+
+
+def tanh_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
+    """tanh'(ζ) ⊙ g = g ⊙ (1 − α²), with α = tanh ζ."""
+    return g * (1.0 - a * a)
+
+
+def relu(xp: Any, z: Any) -> Any:
+    """Φ(ζ) = max(ζ, 0)."""
+    return xp.maximum(z, 0.0)
 
 
 def relu_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
@@ -53,85 +79,63 @@ def relu_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
     return mask
 
 
+def leaky_relu(xp: Any, z: Any) -> Any:
+    """Φ(ζ) = max(ζ, sζ), s = ``LEAKY_SLOPE``."""
+    return xp.maximum(z, LEAKY_SLOPE * z)
+
+
+def leaky_relu_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
+    """Φ'(ζ) ⊙ g = g ⊙ (s + (1 − s)·[ζ > 0])."""
+    return g * (LEAKY_SLOPE + (1.0 - LEAKY_SLOPE) * xp.astype(z > 0, g.dtype))
+
+
+def softplus(xp: Any, z: Any) -> Any:
+    """log(1 + e^z) = max(z, 0) + log1p(e^{−|z|}), without overflow."""
+    return xp.maximum(z, 0.0) + xp.log1p(xp.exp(-xp.abs(z)))
+
+
+def softplus_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
+    """softplus'(ζ) ⊙ g = g ⊙ σ(ζ)."""
+    return g * sigmoid(xp, z)
+
+
 def softmax(xp: Any, z: Any) -> Any:
     """Row-wise softmax; the row maximum is subtracted first."""
     e = xp.exp(z - xp.max(z, axis=1, keepdims=True))
     return e / xp.sum(e, axis=1, keepdims=True)
 
 
+def softmax_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
+    """Jᵀg = s ⊙ (g − Σₖ sₖ gₖ) per row, with s = softmax(ζ)."""
+    return a * (g - xp.sum(a * g, axis=1, keepdims=True))
+
+
+def exp(xp: Any, z: Any) -> Any:
+    """Φ(ζ) = e^ζ, the log link's inverse (output layer only, for the Poisson cost)."""
+    return xp.exp(z)
+
+
+def exp_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
+    """exp'(ζ) ⊙ g = g ⊙ α, with α = e^ζ."""
+    return g * a
+
+
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("identity", lambda xp, z: z, lambda xp, z, a, g: g),
-        Activation("sigmoid", sigmoid, lambda xp, z, a, g: g * a * (1.0 - a)),
-        Activation("tanh", lambda xp, z: xp.tanh(z), lambda xp, z, a, g: g * (1.0 - a * a)),
-        Activation(
-            "relu",
-            lambda xp, z: xp.maximum(z, 0.0),
-            relu_vjp,
-            init="he",
-        ),
-        Activation(
-            "leaky_relu",
-            lambda xp, z: xp.maximum(z, LEAKY_SLOPE * z),
-            lambda xp, z, a, g: g * (LEAKY_SLOPE + (1.0 - LEAKY_SLOPE) * xp.astype(z > 0, g.dtype)),
-            init="he",
-        ),
-        Activation("softplus", softplus, lambda xp, z, a, g: g * sigmoid(xp, z), init="he"),
-        Activation(
-            "softmax",
-            softmax,
-            lambda xp, z, a, g: a * (g - xp.sum(a * g, axis=1, keepdims=True)),
-            elementwise=False,
-        ),
+        Activation("identity", identity, identity_vjp),
+        Activation("sigmoid", sigmoid, sigmoid_vjp),
+        Activation("tanh", tanh, tanh_vjp),
+        Activation("relu", relu, relu_vjp, init="he"),
+        Activation("leaky_relu", leaky_relu, leaky_relu_vjp, init="he"),
+        Activation("softplus", softplus, softplus_vjp, init="he"),
+        Activation("softmax", softmax, softmax_vjp, elementwise=False, output_only=True),
+        Activation("exp", exp, exp_vjp, output_only=True),
     )
 }
 
 
 INITS = ("glorot", "he", "lecun")
-
-
-def register_activation(
-    name: str,
-    value: Callable[[Any, Any], Any],
-    derivative: Callable[[Any, Any, Any], Any] | None = None,
-    *,
-    vjp: Callable[[Any, Any, Any, Any], Any] | None = None,
-    init: str = "glorot",
-) -> Activation:
-    """Add a hidden-layer activation Φ, written with the namespace ``xp``, to ``ACTIVATIONS``.
-
-    Parameters
-    ----------
-    name : str
-        The name that ``MLP(..., activation=name)`` then accepts.
-    value : callable ``(xp, z) -> Φ(z)``
-    derivative : callable ``(xp, z, a) -> Φ'(z)``, elementwise, given ζ and α = Φ(ζ)
-    vjp : callable ``(xp, z, a, g) -> Φ'(z) ⊙ g``; give this or ``derivative``
-    init : {"glorot", "he", "lecun"}
-        The initialisation of the layers it follows.
-
-    Notes
-    -----
-    Backpropagation needs only 𝓑ʲ = Φ'(ζʲ) ⊙ (Ωʲ⁺¹ 𝓑ʲ⁺¹) (seed 003): with a
-    ``derivative`` the vjp is ``derivative(xp, z, a) * g``.
-    """
-    check_new_name(name, ACTIVATIONS, "an activation")
-    if not callable(value):
-        raise TypeError(f"value must be a callable (xp, z) -> Φ(z), got {value!r}")
-    if (derivative is None) == (vjp is None):
-        raise TypeError("give exactly one of derivative=(xp, z, a) -> Φ'(z) or vjp=(xp, z, a, g) -> Φ'(z)⊙g")
-    if not callable(derivative if vjp is None else vjp):
-        raise TypeError(f"derivative/vjp must be callable, got {derivative if vjp is None else vjp!r}")
-    if init not in INITS:
-        raise ValueError(f"init must be one of {', '.join(map(repr, INITS))}, got {init!r}")
-    if vjp is None:
-
-        def vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
-            return derivative(xp, z, a) * g
-
-    ACTIVATIONS[name] = Activation(name, value, vjp, init=init)
-    return ACTIVATIONS[name]
 
 
 def get_activation(name: Any, argument: str = "activation") -> Activation:

@@ -13,7 +13,7 @@ seed 003                       code                                    shape
 𝓑ᴸ = Φ'(ζᴸ) ⊙ ∇C(αᴸ, ρ)        ``delta = phi.vjp(xp, z, a, dC_da)``    (N, n_L)
 𝓑ʲ = Φ'(ζʲ) ⊙ (Ωʲ⁺¹ 𝓑ʲ⁺¹)     ``phi.vjp(xp, z, a, delta @ W_next.T)`` (N, n_j)
 ∇Ωʲ = αʲ⁻¹ [𝓑ʲ]ᵀ               ``a_prev.T @ delta``                    (n_{j-1}, n_j)
-∇βʲ = 𝓑ʲ                       ``sum(delta, axis=0)``                  (n_j,)
+∇βʲ = 𝓑ʲ                       ``column_sums(xp, delta)``              (n_j,)
 𝓔(S, θ) = (1/N) Σ C            mean of the per-sample costs            ()
 =============================  ======================================  ==========
 
@@ -27,8 +27,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ._backend import widest_float
 from .activations import Activation
 from .costs import Cost
+
+FLOAT32_ROWS = 1024  # bias gradients of larger batches are summed in float64
 
 
 def init_parameters(
@@ -47,28 +50,38 @@ def init_parameters(
     normal, N(0, 2/n_{j−1}), for the ReLU family; ``"glorot"``, ``"he"`` or
     ``"lecun"`` (N(0, 1/n_{j−1})) applies one rule to all; a callable
     ``init(rng, fan_in, fan_out)`` returns a host array of shape
-    (fan_in, fan_out).  Biases start at zero.  Drawing on the host makes every
-    backend start from bit-identical parameters for one seed.
+    (fan_in, fan_out), finite in ``dtype``.  Biases start at zero.  Drawing on
+    the host makes every backend start from bit-identical parameters for one seed.
     """
     weights, biases = [], []
     for fan_in, fan_out, phi in zip(layer_sizes[:-1], layer_sizes[1:], phis):
-        if callable(init):
-            host = init(rng, fan_in, fan_out)
-            if tuple(getattr(host, "shape", ())) != (fan_in, fan_out):
-                raise ValueError(
-                    f"init({fan_in}, {fan_out}) must return an array of shape ({fan_in}, {fan_out}), "
-                    f"got {getattr(host, 'shape', type(host).__name__)}"
-                )
-        elif (init or phi.init) == "he":
-            host = rng.normal(0.0, (2.0 / fan_in) ** 0.5, size=(fan_in, fan_out))
-        elif (init or phi.init) == "lecun":
-            host = rng.normal(0.0, (1.0 / fan_in) ** 0.5, size=(fan_in, fan_out))
-        else:
-            limit = (6.0 / (fan_in + fan_out)) ** 0.5
-            host = rng.uniform(-limit, limit, size=(fan_in, fan_out))
-        weights.append(xp.astype(xp.asarray(host, device=device), dtype))
+        W = xp.astype(xp.asarray(_draw(rng, fan_in, fan_out, init or phi.init), device=device), dtype)
+        if callable(init) and not bool(xp.all(xp.isfinite(W))):
+            raise ValueError(
+                f"init({fan_in}, {fan_out}) returned weights that are NaN or infinite in {dtype}; "
+                "initial weights must be finite"
+            )
+        weights.append(W)
         biases.append(xp.zeros((fan_out,), dtype=dtype, device=device))
     return weights, biases
+
+
+def _draw(rng: Any, fan_in: int, fan_out: int, rule: Any) -> Any:
+    """A host array (fan_in, fan_out) of initial weights by ``rule``: a name or a callable."""
+    if callable(rule):
+        host = rule(rng, fan_in, fan_out)
+        if tuple(getattr(host, "shape", ())) != (fan_in, fan_out):
+            raise ValueError(
+                f"init({fan_in}, {fan_out}) must return an array of shape ({fan_in}, {fan_out}), "
+                f"got {getattr(host, 'shape', type(host).__name__)}"
+            )
+        return host
+    if rule == "he":
+        return rng.normal(0.0, (2.0 / fan_in) ** 0.5, size=(fan_in, fan_out))
+    if rule == "lecun":
+        return rng.normal(0.0, (1.0 / fan_in) ** 0.5, size=(fan_in, fan_out))
+    limit = (6.0 / (fan_in + fan_out)) ** 0.5
+    return rng.uniform(-limit, limit, size=(fan_in, fan_out))
 
 
 def forward(
@@ -146,7 +159,20 @@ def backward(
     dW, db = [None] * n_layers, [None] * n_layers
     for j in reversed(range(n_layers)):
         dW[j] = activations[j].T @ delta
-        db[j] = xp.sum(delta, axis=0)
+        db[j] = column_sums(xp, delta)
         if j > 0:
             delta = phis[j - 1].vjp(xp, zs[j - 1], activations[j], delta @ weights[j].T)
     return losses, dW, db
+
+
+def column_sums(xp: Any, delta: Any) -> Any:
+    """Σᵢ δᵢ over the rows of ``delta`` (N, n) -> (n,): ∇βʲ, summed over the batch.
+
+    A float32 running sum drifts by up to N·u (u ≈ 6e-8; NumPy adds axis 0 row
+    after row): batches of more than ``FLOAT32_ROWS`` rows are accumulated in
+    float64 where the device has it, at a cost small next to the matmuls of
+    such a batch; smaller ones, the hot path of mini-batch SGD, stay in float32.
+    """
+    if delta.shape[0] <= FLOAT32_ROWS or delta.dtype == xp.float64:
+        return xp.sum(delta, axis=0)
+    return xp.astype(xp.sum(delta, axis=0, dtype=widest_float(xp, delta.device)), delta.dtype)

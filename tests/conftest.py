@@ -90,7 +90,7 @@ def parameters(model) -> list[np.ndarray]:
 
 def random_targets(loss: str, rng: np.random.Generator, shape: tuple[int, int], labels: bool = False):
     """Valid random targets for ``loss``: ±1, {0, 1}, one-hot rows (or integer
-    labels when ``labels``), or real numbers."""
+    labels when ``labels``), counts, or real numbers."""
     kind = COSTS[loss].targets
     if kind == "sign":
         return rng.choice([-1.0, 1.0], size=shape)
@@ -99,4 +99,6 @@ def random_targets(loss: str, rng: np.random.Generator, shape: tuple[int, int], 
     if kind == "distribution":
         classes = rng.integers(0, shape[1], size=shape[0])
         return classes if labels else np.eye(shape[1])[classes]
+    if kind == "non_negative":
+        return rng.poisson(1.5, size=shape).astype(float)
     return rng.normal(size=shape)

@@ -7,6 +7,7 @@ from conftest import host
 from mlp_xp.activations import ACTIVATIONS
 
 NAMES = list(ACTIVATIONS)
+BOUNDED = [name for name in NAMES if name != "exp"]  # e^z is finite only where it fits the float range
 
 
 def _z(xp, device, rng, dtype="float64"):
@@ -44,12 +45,13 @@ def test_known_values(xp, device):
         "leaky_relu": [-0.02, 0.0, 3.0],
         "softplus": np.log1p(np.exp([-2.0, 0.0, 3.0])),
         "softmax": np.exp([-2.0, 0.0, 3.0]) / np.exp([-2.0, 0.0, 3.0]).sum(),
+        "exp": np.exp([-2.0, 0.0, 3.0]),
     }
     for name, values in expected.items():
         np.testing.assert_allclose(host(ACTIVATIONS[name].value(xp, z))[0], values, rtol=1e-12, err_msg=name)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", BOUNDED)
 def test_stable_for_large_inputs_in_float32(name, xp, device):
     """No overflow (warnings are errors in this suite) and finite values for |z| up to 1e4."""
     z = xp.asarray([[-1e4, -88.0, 0.0, 88.0, 1e4]], dtype=xp.float32, device=device)

@@ -313,3 +313,62 @@ def test_repr_names_the_architecture_and_backend(backend, make_mlp):
         f"MLP([2, 3, 3, 1], activation=['tanh', 'relu'], output_activation='sigmoid', backend={backend!r}"
     )
     assert "activation=" not in repr(make_mlp([2, 1])).replace("output_activation", "")
+
+
+# ------------------------------------------------------- data at the edge: torch tensors
+
+
+def _torch():
+    return pytest.importorskip("torch")
+
+
+def test_torch_inputs_that_require_grad_are_treated_as_data(make_mlp, rng):
+    """x and y that require grad (or lists of such rows) train the model as plain data:
+    its parameters and outputs join no autograd graph, and the inputs keep theirs."""
+    torch = _torch()
+    x = torch.tensor(rng.normal(size=(12, 3)), dtype=torch.float32, requires_grad=True)
+    y = torch.tensor(rng.normal(size=(12, 2)), dtype=torch.float32, requires_grad=True)
+    model, reference = make_mlp([3, 4, 2], seed=0), make_mlp([3, 4, 2], seed=0)
+    for _ in range(2):
+        model.fit(x, y, batch_size=4, epochs=1, resume=True)
+        reference.fit(x.detach().numpy(), y.detach().numpy(), batch_size=4, epochs=1, resume=True)
+    model.fit(list(x), list(y), batch_size=4, epochs=1, resume=True)
+    reference.fit(x.detach().numpy(), y.detach().numpy(), batch_size=4, epochs=1, resume=True)
+    outputs = [*model.weights, *model.biases, model.forward(x), *model.gradients(x, y)[1]]
+    for a in outputs:
+        assert not getattr(a, "requires_grad", False) and getattr(a, "grad_fn", None) is None
+    for p, q in zip(parameters(model), parameters(reference)):
+        np.testing.assert_array_equal(p, q)
+    assert x.requires_grad and y.requires_grad
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_torch_half_precision_inputs_are_read_as_float32(make_mlp, dtype):
+    torch = _torch()
+    x = torch.tensor([[0.5, -1.25, 3.0], [2.0, 0.0, -0.75]], dtype=getattr(torch, dtype))
+    model = make_mlp([3, 4, 2], seed=0)
+    np.testing.assert_array_equal(host(model.forward(x)), host(model.forward(x.float().numpy())))
+    np.testing.assert_array_equal(to_numpy(x), x.float().numpy(), strict=True)
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        pytest.param(lambda a: a[::-1], id="reversed-rows"),
+        pytest.param(lambda a: a[:, ::-1], id="reversed-columns"),
+        pytest.param(lambda a: np.lib.stride_tricks.as_strided(a, writeable=False), id="read-only"),
+    ],
+)
+def test_numpy_views_that_torch_cannot_share_are_accepted(make_mlp, rng, view):
+    """Negative strides (torch refuses them) and read-only memory (torch warns, an
+    error in this suite) reach every backend with their values."""
+    data = rng.normal(size=(5, 3))
+    x = view(data)
+    model = make_mlp([3, 4, 2], seed=0)
+    np.testing.assert_array_equal(host(model.forward(x)), host(model.forward(np.array(x))))
+    model.fit(x, x[:, :2], epochs=1)
+
+
+def test_to_numpy_refuses_python_data_clearly():
+    with pytest.raises(TypeError, match=expects("to_numpy needs an array", "got list", "numpy.asarray")):
+        to_numpy([1.0, 2.0])

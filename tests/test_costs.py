@@ -7,6 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import mlp_xp
+from mlp_xp._backend import quiet_overflow
 from mlp_xp.activations import ACTIVATIONS
 from mlp_xp.costs import COSTS
 from mlp_xp.network import output_error
@@ -20,7 +22,9 @@ KNOWN = [
     ("hinge", [[1.0, -1.0]], [[0.25, -3.0]], [0.75]),
     ("binary_cross_entropy", [[1.0, 0.0]], [[0.8, 0.4]], [-np.log(0.8) - np.log(0.6)]),
     ("cross_entropy", [[0.0, 1.0, 0.0]], [[0.2, 0.5, 0.3]], [-np.log(0.5)]),
+    ("poisson", [[2.0, 0.0]], [[1.0, 0.5]], [2.0 * np.log(2.0) - 2.0 + 1.0 + 0.5]),
 ]
+FUSED = [("cross_entropy", "softmax"), ("binary_cross_entropy", "sigmoid"), ("poisson", "exp")]
 
 
 @pytest.mark.parametrize(("name", "y", "yhat", "expected"), KNOWN)
@@ -48,9 +52,7 @@ def test_gradient_matches_finite_differences(name, xp, device, rng):
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize(
-    ("name", "activation"), [("cross_entropy", "softmax"), ("binary_cross_entropy", "sigmoid")]
-)
+@pytest.mark.parametrize(("name", "activation"), FUSED)
 def test_fused_output_error_agrees_with_general_path(name, activation, xp, device, rng):
     """The logit-based 𝓑ᴸ and cost equal Φ'(ζᴸ) ⊙ ∇C and C(ρ, Φ(ζᴸ))."""
     cost, phi = COSTS[name], ACTIVATIONS[activation]
@@ -91,3 +93,113 @@ def test_costs_are_non_negative_and_zero_at_a_perfect_fit(name, yhat, seed):
     assert np.all(cost.value(xp, y, yhat) >= 0.0)
     if cost.targets == "real":
         np.testing.assert_array_equal(cost.value(xp, y, y), 0.0)
+
+
+def test_fused_binary_cross_entropy_keeps_the_small_cost_of_a_confident_right_answer(xp, device):
+    """For y = 1 and z = 17 (y = 0 and z = −17) the cost is log1p(e^−17) ≈ 4.14e-8 and
+    𝓑ᴸ = ∓4.14e-8, which float32 keeps; softplus(z) − yz cancels them to 0."""
+    cost, phi = COSTS["binary_cross_entropy"], ACTIVATIONS["sigmoid"]
+    z = xp.asarray([[17.0], [-17.0], [30.0]], dtype=xp.float32, device=device)
+    y = xp.asarray([[1.0], [0.0], [1.0]], dtype=xp.float32, device=device)
+    value, delta = output_error(xp, phi, cost, z, phi.value(xp, z), y)
+    tail = np.log1p(np.exp(-np.array([17.0, 17.0, 30.0])))
+    np.testing.assert_allclose(host(value), tail, rtol=1e-6)
+    np.testing.assert_allclose(host(delta)[:, 0], [-tail[0], tail[1], -tail[2]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fused_cross_entropy_is_not_nan_when_the_logit_spread_exceeds_the_float_range(dtype, xp, device):
+    """z = (big, −big, 0) with 2·big beyond the float range: classes with y = 0 add
+    exactly 0 (not 0·inf); the labelled class costs 0, log 2-ish or +inf as it should."""
+    big = float(np.finfo(dtype).max) * 0.75
+    cost, phi = COSTS["cross_entropy"], ACTIVATIONS["softmax"]
+    z = xp.asarray([[big, -big, 0.0], [big, -big, big]], dtype=getattr(xp, dtype), device=device)
+    y = xp.asarray([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=getattr(xp, dtype), device=device)
+    with quiet_overflow():  # z − max z overflows to −inf, as it must
+        value, delta = output_error(xp, phi, cost, z, None, y)
+    np.testing.assert_allclose(host(value), [0.0, np.log(2.0)], rtol=1e-6)
+    np.testing.assert_allclose(host(delta), [[0.0, 0.0, 0.0], [0.5, 0.0, -0.5]], atol=1e-7)
+
+
+def test_cross_entropies_are_exact_at_certain_predictions(xp, device):
+    """The public costs use y log ŷ = 0 where y = 0 (as scipy's xlogy) and log1p(−ŷ):
+    a certain, right prediction costs +0 (not NaN, not −0); their gradients are finite."""
+    to = lambda v: xp.asarray(v, dtype=xp.float64, device=device)  # noqa: E731
+    bce, ce = COSTS["binary_cross_entropy"], COSTS["cross_entropy"]
+    y, yhat = to([[1.0, 0.0], [1.0, 0.0]]), to([[1.0, 0.0], [0.5, 1e-20]])
+    value = host(bce.value(xp, y, yhat))
+    np.testing.assert_allclose(value, [0.0, np.log(2.0) + 1e-20], rtol=1e-15)
+    assert not np.signbit(value[0])
+    np.testing.assert_allclose(host(bce.grad(xp, y, yhat)), [[-1.0, 1.0], [-2.0, 1.0]], rtol=1e-15)
+    labels, probabilities = to([[0.0, 1.0, 0.0]]), to([[0.0, 1.0, 0.0]])
+    value = host(ce.value(xp, labels, probabilities))
+    np.testing.assert_array_equal(value, [0.0])
+    assert not np.signbit(value[0])
+    np.testing.assert_array_equal(host(ce.grad(xp, labels, probabilities)), [[0.0, -1.0, 0.0]])
+
+
+def test_poisson_is_half_scikit_learn_s_mean_poisson_deviance(xp, device, rng):
+    """The batch cost is what scikit-learn's MLPRegressor(loss="poisson") reports
+    in ``loss_curve_`` (without penalty): half its mean Poisson deviance."""
+    metrics = pytest.importorskip("sklearn.metrics")
+    y, z = rng.poisson(2.0, size=(50, 1)).astype(float), rng.normal(size=(50, 1))
+    cost, phi = COSTS["poisson"], ACTIVATIONS["exp"]
+    to = lambda v: xp.asarray(v, dtype=xp.float64, device=device)  # noqa: E731
+    value, delta = output_error(xp, phi, cost, to(z), None, to(y))
+    expected = metrics.mean_poisson_deviance(y[:, 0], np.exp(z[:, 0])) / 2
+    np.testing.assert_allclose(np.mean(host(value)), expected, rtol=1e-12)
+    np.testing.assert_allclose(host(delta), np.exp(z) - y, rtol=1e-12)
+
+
+def test_poisson_is_accurate_near_a_perfect_fit_and_finite_for_extreme_logits(xp, device):
+    """y (eᵗ − 1 − t) keeps the deviance of ŷ = y(1 + 1e-6), ≈ y·5e-13, where the
+    sum y log(y/ŷ) − y + ŷ loses it to cancellation; logits of ±80 in float32 give
+    finite costs, and e^z underflowing to 0 costs 0 for y = 0."""
+    cost, phi = COSTS["poisson"], ACTIVATIONS["exp"]
+    y = xp.asarray([[1e6], [3.0]], dtype=xp.float64, device=device)
+    z = xp.log(y) + 1e-6
+    value, _ = output_error(xp, phi, cost, z, None, y)
+    np.testing.assert_allclose(host(value), host(y)[:, 0] * (np.expm1(1e-6) - 1e-6), rtol=1e-6)
+    z = xp.asarray([[80.0], [-80.0], [-200.0]], dtype=xp.float32, device=device)
+    y = xp.asarray([[0.0], [2.0], [0.0]], dtype=xp.float32, device=device)
+    value, delta = output_error(xp, phi, cost, z, None, y)
+    expected = [np.exp(80.0), 2.0 * (np.log(2.0) + 80.0 - 1.0), 0.0]
+    np.testing.assert_allclose(host(value), expected, rtol=1e-6)
+    assert np.all(np.isfinite(host(delta)))
+
+
+@pytest.mark.parametrize(
+    ("value", "grad", "match"),
+    [
+        pytest.param(
+            lambda xp, y, yhat: (yhat - y) ** 2,
+            lambda xp, y, yhat: 2.0 * (yhat - y),
+            r"value must return one cost per sample, shape \(N,\).*returns shape \(2, 3\)",
+            id="value-not-summed",
+        ),
+        pytest.param(
+            lambda xp, y, yhat: xp.sum((yhat - y) ** 2),
+            lambda xp, y, yhat: 2.0 * (yhat - y),
+            r"value must return one cost per sample.*returns shape \(\)",
+            id="value-a-scalar",
+        ),
+        pytest.param(
+            lambda xp, y, yhat: xp.sum((yhat - y) ** 2, axis=1),
+            lambda xp, y, yhat: xp.sum(2.0 * (yhat - y), axis=1),
+            r"grad must return ∂C/∂ŷ, shaped like yhat.*returns shape \(2,\)",
+            id="grad-summed",
+        ),
+        pytest.param(
+            lambda xp, y, yhat: xp.sum(xp.square_root(yhat), axis=1),
+            lambda xp, y, yhat: yhat,
+            r"value fails on NumPy arrays y, yhat of shape \(2, 3\)",
+            id="value-raises",
+        ),
+    ],
+)
+def test_register_cost_checks_the_shapes_its_functions_return(value, grad, match):
+    """A cost whose value is not (N,) would be averaged wrongly (halved for (N, k) or
+    a scalar); it is refused when registered, and not registered."""
+    with pytest.raises(ValueError, match=match):
+        mlp_xp.register_cost("misshapen", value, grad)
+    assert "misshapen" not in COSTS

@@ -1,16 +1,17 @@
 """Backpropagation: finite differences, seed 004's analytic example, cross-backend equality."""
 
 import itertools
+from functools import partial
 
 import numpy as np
 import pytest
 from conftest import host, random_targets
 
 import mlp_xp
-from mlp_xp.activations import ACTIVATIONS
+from mlp_xp.activations import ACTIVATIONS, relu, sigmoid
 from mlp_xp.costs import COSTS
 
-HIDDEN = [name for name, phi in ACTIVATIONS.items() if phi.elementwise]
+HIDDEN = [name for name, phi in ACTIVATIONS.items() if not phi.output_only]
 PAIRS = [
     (out, loss)
     for out, loss in itertools.product(ACTIVATIONS, COSTS)
@@ -19,7 +20,7 @@ PAIRS = [
 
 
 def test_every_valid_pair_is_covered():
-    assert len(PAIRS) == 5 * len(ACTIVATIONS) + 2
+    assert len(PAIRS) == 5 * len(ACTIVATIONS) + 3
 
 
 @pytest.mark.parametrize("hidden", HIDDEN)
@@ -93,3 +94,77 @@ def test_gradient_check_of_a_float32_model_runs_in_float64(make_mlp, rng):
     for w, b in zip(model.weights, before):
         assert w.dtype == model.dtype
         np.testing.assert_array_equal(host(w), b)
+
+
+def _saturated(make_mlp, activation="sigmoid"):
+    """Sigmoid units driven far into their flat tails: most gradients near rounding noise."""
+    rng = np.random.default_rng(174)
+    model = make_mlp([3, 6, 2], activation, "sigmoid", dtype="float64", seed=174)
+    model.weights = [w * 25.0 for w in model.weights]
+    return model, rng.normal(size=(8, 3)) * 3, rng.uniform(size=(8, 2))
+
+
+def _huge_weights(make_mlp, activation="relu"):
+    """Weights near 1e10, where an absolute step of 1e-6 is below their spacing (1.9e-6)."""
+    rng = np.random.default_rng(2)
+    model = make_mlp([3, 4, 2], activation, dtype="float64", seed=2)
+    model.weights = [1e10 * (1.0 + 0.1 * w) for w in model.weights]
+    return model, rng.normal(size=(6, 3)), rng.normal(size=(6, 2))
+
+
+def _deep(make_mlp, activation="sigmoid"):
+    """20 sigmoid layers: the first layers' gradients vanish (1e-14) below the noise."""
+    rng = np.random.default_rng(3)
+    model = make_mlp([3] + [4] * 19 + [2], activation, dtype="float64", seed=3)
+    return model, rng.normal(size=(6, 3)), rng.normal(size=(6, 2))
+
+
+HARD = {"saturated": _saturated, "weights-near-1e10": _huge_weights, "20-sigmoid-layers": _deep}
+
+
+@pytest.mark.parametrize("case", list(HARD))
+def test_gradient_check_gives_no_false_alarm_on_hard_correct_gradients(case, make_mlp):
+    """Backprop is right in these cases (it agrees with torch autograd); the relative
+    step and the rounding-noise floor keep the finite differences from crying wolf."""
+    model, x, y = HARD[case](make_mlp)
+    assert mlp_xp.gradient_check(model, x, y, "mse") <= 1e-6
+
+
+@pytest.mark.parametrize("case", list(HARD))
+def test_hard_case_gradients_equal_torch_autograd(case):
+    """The reference for the two tests around: backprop's gradients are right here."""
+    torch = pytest.importorskip("torch")
+    model, x, y = HARD[case](partial(mlp_xp.MLP, backend="numpy"))
+    _, dW, db = model.gradients(x, y, "mse")
+    params = [torch.tensor(p, requires_grad=True) for p in (*model.weights, *model.biases)]
+    functions = {"sigmoid": torch.sigmoid, "relu": torch.relu, "identity": lambda z: z}
+    a = torch.tensor(x)
+    for W, b, phi in zip(params[: len(dW)], params[len(dW) :], model.phis):
+        a = functions[phi.name](a @ W + b)
+    (0.5 * ((a - torch.tensor(y)) ** 2).sum(dim=1).mean()).backward()
+    for ours, p in zip([*dW, *db], params):
+        np.testing.assert_allclose(ours, p.grad.numpy(), rtol=1e-9, atol=1e-12 * np.abs(ours).max())
+
+
+@pytest.fixture
+def wrong_derivatives():
+    """sigmoid and relu registered with derivatives off by a factor: wrong gradients."""
+    mlp_xp.register_activation("sigmoid_wrong", sigmoid, lambda xp, z, a: 1.5 * a * (1.0 - a))
+    mlp_xp.register_activation("relu_wrong", relu, lambda xp, z, a: 2.0 * xp.astype(z > 0, z.dtype))
+    yield {
+        "saturated": "sigmoid_wrong",
+        "weights-near-1e10": "relu_wrong",
+        "20-sigmoid-layers": "sigmoid_wrong",
+    }
+    del ACTIVATIONS["sigmoid_wrong"], ACTIVATIONS["relu_wrong"]
+
+
+@pytest.mark.parametrize("case", list(HARD))
+def test_gradient_check_still_catches_a_wrong_derivative_in_the_hard_cases(case, make_mlp, wrong_derivatives):
+    model, x, y = HARD[case](make_mlp, wrong_derivatives[case])
+    assert mlp_xp.gradient_check(model, x, y, "mse") > 1e-2
+
+
+def test_gradient_check_needs_a_model():
+    with pytest.raises(TypeError, match=r"model must be an mlp_xp\.MLP, got NoneType"):
+        mlp_xp.gradient_check(None, [[1.0]], [1.0])

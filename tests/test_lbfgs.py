@@ -148,9 +148,6 @@ class Probe:
         return list(params), state
 
 
-OUTPUTS = {"binary_cross_entropy": "sigmoid", "cross_entropy": "softmax"}
-
-
 @pytest.mark.parametrize("loss", sorted(COSTS))
 def test_value_and_grad_is_the_penalised_weighted_objective_of_fit(loss, make_mlp, xp, rng):
     """For every cost, with sample weights and an L2 penalty: at θ it returns fit's own
@@ -158,7 +155,7 @@ def test_value_and_grad_is_the_penalised_weighted_objective_of_fit(loss, make_ml
     value (float64)."""
     x, w = rng.normal(size=(12, 3)), rng.uniform(0.5, 2.0, size=12)
     y = random_targets(loss, rng, (12, 2))
-    model = make_mlp([3, 4, 2], "tanh", OUTPUTS.get(loss, "identity"), dtype="float64", seed=0)
+    model = make_mlp([3, 4, 2], "tanh", COSTS[loss].output_activation or "identity", dtype="float64", seed=0)
     probe = Probe()
     model.fit(x, y, loss=loss, optimizer=probe, batch_size=None, epochs=1, alpha=0.3, sample_weight=w)
     params, grads, value, value_and_grad = probe.seen

@@ -35,6 +35,7 @@ CONFIGS = {
     "sign": ({"layer_sizes": [3, 4, 1], "activation": "tanh"}, "logistic", Y_SIGN),
     "bce": ({"layer_sizes": [3, 4, 1], "output_activation": "sigmoid"}, "binary_cross_entropy", Y_PROB),
     "ce": ({"layer_sizes": [3, 4, 3], "output_activation": "softmax"}, "cross_entropy", LABELS),
+    "poisson": ({"layer_sizes": [3, 4, 2], "output_activation": "exp"}, "poisson", np.abs(Y_REG)),
 }
 
 
@@ -113,6 +114,12 @@ X_CASES = [  # id, bad x, exception, match
     ("nan", replaced(X, (1, 2), np.nan), ValueError, expects("x ", "NaN or inf")),
     ("inf", replaced(X, (0, 0), np.inf), ValueError, expects("x ", "NaN or inf")),
     ("-inf", replaced(X, (5, 1), -np.inf), ValueError, expects("x ", "NaN or inf")),
+    (
+        "overflows-float32",
+        replaced(X, (2, 0), -1e39),
+        ValueError,
+        expects("x ", "beyond the range", "float32"),
+    ),
     ("2-features", X[:, :2], ValueError, expects("x has 2 features", "expects 3", r"layer_sizes\[0\]")),
     ("6-features", np.hstack([X, X]), ValueError, expects("x has 6 features", "expects 3")),
     ("1-D", X[:, 0], ValueError, expects("x must be 2-D", r"\(6,\)", "reshape")),
@@ -162,6 +169,7 @@ def signs(loss: str) -> str:
 Y_CASES = [  # id, config, loss (None: the config's), bad y, exception, match
     ("nan", "mse", None, replaced(Y_REG, (2, 1), np.nan), ValueError, _NAN_Y),
     ("inf", "mse", None, replaced(Y_REG, (0, 0), np.inf), ValueError, _NAN_Y),
+    ("overflows", "mse", None, replaced(Y_REG, (0, 0), 4e38), ValueError, expects("y ", "beyond", "float32")),
     ("1-output", "mse", None, Y_REG[:, :1], ValueError, expects("y has 1 outputs", "model has 2")),
     ("3-outputs", "mse", None, np.hstack([Y_REG, Y_REG[:, :1]]), ValueError, expects("y has 3 outputs", "2")),
     ("1-D-for-2-outputs", "mse", None, Y_REG[:, 0], ValueError, expects("y is 1-D", "2 outputs")),
@@ -204,6 +212,16 @@ Y_CASES = [  # id, config, loss (None: the config's), bad y, exception, match
     ("bce-negative", "bce", None, replaced(Y_PROB, (3, 0), -0.2), ValueError, _UNIT),
     ("bce-signs", "bce", None, Y_SIGN, ValueError, _UNIT),
     ("bce-nan", "bce", None, replaced(Y_PROB, (3, 0), np.nan), ValueError, _NAN_Y),
+    # poisson: y ≥ 0, after an exp output
+    ("poisson-negative", "poisson", None, Y_REG, ValueError, expects("y ", "poisson", "non-negative")),
+    (
+        "poisson-after-identity",
+        "mse",
+        "poisson",
+        np.abs(Y_REG),
+        ValueError,
+        needs("poisson", "exp", "identity"),
+    ),
 ]
 
 
@@ -350,6 +368,7 @@ CONSTRUCTOR_CASES = [  # MLP kwargs (over layer_sizes=[3, 4, 2]), exception, mat
     ({"activation": "swish"}, ValueError, expects("activation must be one of", "'relu'", "'swish'")),
     ({"activation": None}, (ValueError, TypeError), expects("activation")),
     ({"activation": "softmax"}, ValueError, expects("activation", "softmax", "output layer only")),
+    ({"activation": "exp"}, ValueError, expects("activation", "exp", "output layer only")),
     (
         {"layer_sizes": [3, 4, 4, 2], "activation": ["relu", "softmax"]},
         ValueError,
@@ -400,6 +419,12 @@ CONSTRUCTOR_CASES = [  # MLP kwargs (over layer_sizes=[3, 4, 2]), exception, mat
         ValueError,
         expects("init", "must return an array of shape"),
     ),
+    (
+        {"init": lambda rng, i, o: np.full((i, o), np.nan)},
+        ValueError,
+        expects(r"init\(3, 4\)", "NaN or infinite", "must be finite"),
+    ),
+    ({"init": lambda rng, i, o: np.full((i, o), -np.inf)}, ValueError, expects("init", "NaN or infinite")),
     ({"seed": -1}, ValueError, expects("seed", "non-negative")),
     ({"seed": 1.5}, TypeError, expects("seed", "int")),
     ({"seed": "7"}, TypeError, expects("seed", "int")),
@@ -570,3 +595,52 @@ def test_numpy_integer_seeds_are_accepted(make_mlp, seed):
     for p, q in zip(parameters(model), parameters(reference)):
         np.testing.assert_array_equal(p, q)
     model.fit(X, Y_REG, epochs=1, seed=seed)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "uint32", "uint64", "int8", "int16"])
+def test_class_labels_of_every_integer_dtype_are_accepted(make_mlp, rng, dtype):
+    """Labels 0..255 of a 256-class model (0..127 for int8, which holds no more), on
+    NumPy and native arrays: uint8 cannot hold the class count 256, and torch
+    compares no uint16..uint64 arrays."""
+    top = 128 if dtype == "int8" else 256
+    labels = rng.permutation(np.arange(256) % top).astype(dtype)
+    model = make_mlp([3, 4, 256], output_activation="softmax", seed=0)
+    x = rng.normal(size=(256, 3))
+    expected = model.gradients(x, np.eye(256)[labels.astype(np.int64)], "cross_entropy")
+    for y in (labels, native(labels, model)):
+        assert_same_gradients(model.gradients(x, y, "cross_entropy"), expected)
+
+
+@pytest.mark.parametrize(
+    ("labels", "extremes"),
+    [
+        (np.array([0, 255, 3], dtype=np.uint8), "min 0, max 255"),
+        (np.array([0, 2**63 + 4096, 3], dtype=np.uint64), f"min 0, max {2**63 + 4096}"),
+        (np.array([0, -1, 3], dtype=np.int8), "min -1, max 3"),
+    ],
+    ids=["uint8-255", "uint64-beyond-int64", "int8-negative"],
+)
+def test_class_labels_out_of_range_are_refused_in_any_integer_dtype(make_mlp, labels, extremes):
+    model = make_mlp([3, 4, 10], output_activation="softmax", seed=0)
+    for y in (labels, native(labels, model)):
+        assert_refused(
+            model,
+            lambda y=y: model.gradients(X[:3], y, "cross_entropy"),
+            ValueError,
+            expects("y holds class labels outside 0..9", extremes),
+            X[:3],
+            y,
+        )
+
+
+def test_soft_labels_computed_in_float32_are_accepted_by_a_float64_model(make_mlp, rng):
+    """Rows that sum to 1 in float32 (off by ~1e-7 in float64) are valid: the tolerance
+    follows the precision of the given rows, not only the model's."""
+    logits = rng.normal(size=(N, 3)).astype(np.float32)
+    soft = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    assert np.abs(soft.astype(np.float64).sum(axis=1) - 1.0).max() > 1e-8  # the case at hand
+    model = make_mlp([3, 4, 3], output_activation="softmax", dtype="float64", seed=0)
+    for y in (soft, native(soft, model)):
+        model.gradients(X, y, "cross_entropy")
+    off = np.full((N, 3), 1.0 / 3.0) + np.array([1e-6, 0.0, 0.0])  # float64 rows off by 1e-6: refused
+    assert_refused(model, lambda: model.gradients(X, off, "cross_entropy"), ValueError, _ONE_HOT, X, off)

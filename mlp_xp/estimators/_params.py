@@ -88,7 +88,7 @@ class MLPParams(BaseEstimator):
                 "(gradient descent with a backtracking line search)"
             )
         check.check_choice(self.solver, "solver", SOLVERS)
-        hidden = [name for name, phi in ACTIVATIONS.items() if phi.elementwise]
+        hidden = [name for name, phi in ACTIVATIONS.items() if not phi.output_only]
         check.check_choice(self.activation, "activation", [*ALIASES, *hidden])
         check.check_choice(self.learning_rate, "learning_rate", LEARNING_RATES)
         self._hidden_sizes()
