@@ -5,10 +5,12 @@ from typing import Any
 
 from . import datasets
 from ._backend import to_numpy
+from ._version import __version__
 from .activations import ACTIVATIONS, Activation, register_activation
 from .costs import COSTS, Cost, register_cost
 from .gradient_check import gradient_check
 from .history import EarlyStopping, History
+from .io import load
 from .model import MLP
 from .optimizers import (
     OPTIMIZERS,
@@ -19,9 +21,6 @@ from .optimizers import (
     optimizer_config,
     optimizer_from_config,
 )
-from .persistence import load
-
-__version__ = "0.1.0"
 
 _ESTIMATORS = ("MLPClassifier", "MLPRegressor")
 

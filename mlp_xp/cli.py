@@ -22,10 +22,11 @@ from typing import Any
 from . import datasets, plots
 from ._backend import BACKENDS, to_numpy
 from .costs import COSTS, get_cost
+from .io import load
 from .metrics import score
 from .model import MLP
 from .optimizers import OPTIMIZERS
-from .persistence import load, save
+from .persistence import save
 from .progress import Progress
 
 TASKS = ("auto", "classification", "regression")

@@ -339,7 +339,7 @@ DAMAGES = {
         "saving or loading",
     ),
     "unknown dtype": (lambda p: _rewrite(p, _set("dtype", "float16")), "its dtype must be one of"),
-    "negative n_updates": (lambda p: _rewrite(p, _set("n_updates", -1)), "n_updates must be >= 0"),
+    "negative n_updates": (lambda p: _rewrite(p, _set("n_updates", -1)), r"n_updates must be in \[0, 9223372036854775807\]"),
     "boolean n_updates": (lambda p: _rewrite(p, _set("n_updates", True)), "'n_updates' must be int"),
     "bad rng state": (lambda p: _rewrite(p, _set("rng_state", {"bit_generator": "Xorshift"})), "rng_state"),
     "unknown optimizer": (

@@ -21,6 +21,7 @@ from ..activations import ACTIVATIONS
 from ..history import EarlyStopping, History
 from ..model import MLP
 from ..optimizers import SGD, Adam, LineSearchGD
+from ..persistence import save
 from ..schedules import Adaptive
 from ._arrays import is_array, seed_of, take_rows
 
@@ -433,7 +434,6 @@ class MLPEstimator(BaseEstimator):
             ``random_state``) or a class label is not a None, bool, int, float
             or str (or lists, tuples, dicts of these): nothing is written.
         """
-        from ..persistence import save  # lazily, as the model module imports it
         from ._file import estimator_entry  # lazily: it imports the estimator classes
 
         check_is_fitted(self)
