@@ -24,6 +24,7 @@ from ..optimizers import SGD, Adam, LineSearchGD
 from ..persistence import save
 from ..schedules import Adaptive
 from ._arrays import is_array, seed_of, take_rows
+from ._entry import estimator_entry
 
 SOLVERS = ("sgd", "adam", "line_search")
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
@@ -434,8 +435,11 @@ class MLPEstimator(BaseEstimator):
             ``random_state``) or a class label is not a None, bool, int, float
             or str (or lists, tuples, dicts of these): nothing is written.
         """
-        from ._file import estimator_entry  # lazily: it imports the estimator classes
-
+        if MLPEstimator not in type(self).__bases__:  # load rebuilds mlp_xp's own classes only
+            raise TypeError(
+                f"save writes MLPClassifier and MLPRegressor only, not a {type(self).__name__}: "
+                "save its network, estimator.model_.save(path)"
+            )
         check_is_fitted(self)
         return save(self.model_, path, estimator=estimator_entry(self))
 
