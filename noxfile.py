@@ -1,8 +1,9 @@
-"""Test matrix: one ``tests`` session per backend, and ``lint``.
+"""Test matrix: one ``tests`` session per backend, and ``lint``; ``deep`` on request.
 
 python -m nox                      # every session (cupy skips without a CUDA GPU)
 python -m nox -s "tests(numpy)"    # one backend
 python -m nox -s tests -- -k xor   # arguments after -- go to pytest
+python -m nox -s deep              # the long runs (not in the default run)
 """
 
 from __future__ import annotations
@@ -47,3 +48,11 @@ def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6")
     session.run("ruff", "check", "mlp_xp", "tests", "benchmarks", "noxfile.py")
     session.run("ruff", "format", "--check", "mlp_xp", "tests", "benchmarks", "noxfile.py")
+
+
+@nox.session
+def deep(session: nox.Session) -> None:
+    """The test suite on numpy with the long runs: 50,000 fuzzed model files."""
+    session.install("-e", ".[test]")
+    deep_counts = {"MLP_XP_FUZZ_FILES": os.environ.get("MLP_XP_FUZZ_FILES", "50000")}
+    session.run("pytest", *session.posargs, env={"MLP_XP_BACKENDS": "numpy", **deep_counts})
