@@ -13,14 +13,15 @@ member                     content                                              
 =========================  ==========================================================  ===============
 
 The metadata is a JSON object: ``format`` (``"mlp_xp.model"``), ``format_version``
-(1), ``library_version``, ``layer_sizes`` ``[n_0, ..., n_L]``, ``activations``
+(1 or 2), ``library_version``, ``layer_sizes`` ``[n_0, ..., n_L]``, ``activations``
 (L registered names), ``dtype`` (``"float32"`` or ``"float64"``), ``init`` (an
 init's name or null), ``n_updates``, ``rng_state`` (the host generator's
 ``bit_generator.state``), ``optimizer`` (null, or ``{"config": optimizer_config,
 "state": null | {"arrays": [keys], "scalars": {key: number}}}``, the state laid
-out as the optimizer's ``init`` lays it out) and, for a scikit-learn-style
-estimator, ``estimator`` (class, parameters, fitted attributes).  Readers ignore
-other entries, so a later minor version may add optional ones.
+out as the optimizer's ``init`` lays it out), ``schedule_state`` (the "adaptive"
+schedule's ``{"lr", "best", "bad_epochs"}`` or null; version 2, absent from
+version-1 files) and, for a scikit-learn-style estimator, ``estimator`` (class,
+parameters, fitted attributes).  Readers ignore other entries.
 
 Reading is safe on any file (``_npz`` holds the zip-level rules: refuse early,
 allocate late).  Nothing is unpickled.  The metadata member is bounded, then
@@ -55,7 +56,7 @@ from .activations import ACTIVATIONS, INITS
 from .optimizers import optimizer_from_config
 
 FORMAT = "mlp_xp.model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 adds the optional "schedule_state"; version-1 files load as before
 MAX_PARAMETERS = 2**32  # weights and biases; far above any network trained in memory
 MAX_METADATA_BYTES = 16 * 2**20
 MAX_COUNT = 2**63 - 1  # n_updates and the optimizers' integer state
@@ -200,6 +201,29 @@ def check_metadata(metadata: dict[str, Any]) -> None:
         raise ValueError(f"its n_updates must be in [0, {MAX_COUNT}], got {_short(metadata['n_updates'])}")
     generator(_field(metadata, "rng_state", (dict,)))
     _check_optimizer(_field(metadata, "optimizer", (dict, type(None))))
+    _check_schedule_state(metadata.get("schedule_state"))
+
+
+def _check_schedule_state(state: Any) -> None:
+    """None (absent) or ``{"lr": number > 0, "best": number or None, "bad_epochs": int >= 0}``."""
+    if state is None:
+        return
+    if not (
+        isinstance(state, dict)
+        and state.keys() == {"lr", "best", "bad_epochs"}
+        and _is_scalar(state["lr"], "float")
+        and state["lr"] > 0
+        and (state["best"] is None or _is_number(state["best"]))
+        and _is_scalar(state["bad_epochs"], "int")
+    ):
+        raise ValueError(
+            "its schedule_state must be None or {'lr': number > 0, 'best': number or null, "
+            f"'bad_epochs': int >= 0}}, got {_short(state)}"
+        )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _layer_sizes(metadata: dict[str, Any]) -> list[int]:

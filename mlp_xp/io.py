@@ -32,8 +32,8 @@ def load(path: str | os.PathLike[str], *, backend: Any = "numpy", device: Any = 
         The estimator for a file written by an estimator's ``save``, its
         ``backend`` and ``device`` parameters set to these, its network
         ``model_`` as follows; else the MLP: bit-identical parameters, the
-        optimizer and its state, ``n_updates`` and the host generator's
-        state, so that ``fit(..., resume=True)`` continues exactly where the
+        optimizer and its state, ``n_updates``, the "adaptive" schedule's
+        state and the host generator's state, so that ``fit(..., resume=True)`` continues exactly where the
         saved model stopped.
 
     Raises

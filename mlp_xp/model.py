@@ -236,8 +236,8 @@ class MLP:
 
         Parameters are copied bit for bit, through the host; the optimizer, its
         state (any tree of dicts, lists and tuples: its arrays are copied to the
-        new backend), ``n_updates`` and the host generator (an independent copy)
-        are carried.
+        new backend), ``n_updates``, the "adaptive" schedule's state and the host
+        generator (an independent copy) are carried.
         """
         return restore(persistence.snapshot(self), backend, device)
 
@@ -316,4 +316,5 @@ def restore(snapshot: persistence.Snapshot, backend: Any = "numpy", device: Any 
     n_layers = len(snapshot.layer_sizes) - 1
     model.weights, model.biases = params[:n_layers], params[n_layers:]
     model.optimizer, model.n_updates, model.rng = snapshot.optimizer, snapshot.n_updates, snapshot.rng
+    model.schedule_state = None if snapshot.schedule_state is None else dict(snapshot.schedule_state)
     return model

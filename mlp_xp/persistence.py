@@ -1,12 +1,12 @@
 """A model on the host, and in its file: what ``save`` writes, ``load`` reads and ``to`` carries.
 
 ``snapshot`` takes a host copy of a model (parameters, optimizer and its state,
-update count, generator); ``save`` writes one to a file through ``_model_file``
-and ``read`` reads one back; ``model.restore`` builds an MLP from one on any
-backend.  Parameters go device → host → file → host → device unchanged, bit for
-bit.  This module knows a model by its attributes only: it sits below
-``model``, and ``io.load`` above both.  It is an edge, like ``_backend``: it
-holds host NumPy copies.
+update count, generator, the "adaptive" schedule's state); ``save`` writes one
+to a file through ``_model_file`` and ``read`` reads one back;
+``model.restore`` builds an MLP from one on any backend.  Parameters go device
+→ host → file → host → device unchanged, bit for bit.  This module knows a
+model by its attributes only: it sits below ``model``, and ``io.load`` above
+both.  It is an edge, like ``_backend``: it holds host NumPy copies.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ class Snapshot:
     (from a file); ``params`` are host copies of ``weights + biases``; ``state``
     is the optimizer state with host copies of its arrays (any tree of dicts,
     lists and tuples in memory; in a file, a dict of lists of arrays and numbers);
-    ``rng`` is an independent copy of the host generator.
+    ``rng`` is an independent copy of the host generator; ``schedule_state`` the
+    "adaptive" schedule's state (None for the other schedules).
     """
 
     layer_sizes: list[int]
@@ -54,11 +55,13 @@ class Snapshot:
     state: Any
     n_updates: int
     rng: np.random.Generator
+    schedule_state: dict[str, Any] | None
 
 
 def snapshot(model: Any, include_optimizer: bool = True) -> Snapshot:
     """A host copy of ``model``; with its optimizer and state unless ``include_optimizer`` is False."""
     optimizer = model.optimizer if include_optimizer else None
+    schedule_state = getattr(model, "schedule_state", None)  # None: no "adaptive" schedule to resume
     return Snapshot(
         layer_sizes=list(model.layer_sizes),
         activations=list(model.phis),
@@ -69,6 +72,7 @@ def snapshot(model: Any, include_optimizer: bool = True) -> Snapshot:
         state=None if optimizer is None else _host_tree(model.optimizer_state),
         n_updates=model.n_updates,
         rng=copy.deepcopy(model.rng),
+        schedule_state=None if schedule_state is None else dict(schedule_state),
     )
 
 
@@ -93,8 +97,8 @@ def save(
         ``.npz`` (in any case) is appended when the name does not end with it,
         as ``numpy.savez`` does; a symbolic link is followed.
     include_optimizer : bool
-        Also store the optimizer (its config) and its state; ``n_updates`` and
-        the host generator are always stored.
+        Also store the optimizer (its config) and its state; ``n_updates``, the
+        "adaptive" schedule's state and the host generator are always stored.
     estimator : dict or None
         The JSON entry of a scikit-learn-style estimator whose network is
         ``model`` (written by ``MLPClassifier.save`` and ``MLPRegressor.save``):
@@ -199,6 +203,7 @@ def _to_file(s: Snapshot) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "optimizer": optimizer,
         "n_updates": s.n_updates,
         "rng_state": json.loads(json.dumps(s.rng.bit_generator.state, default=_json_number)),
+        "schedule_state": s.schedule_state,
     }
     return metadata, {**arrays, **state_arrays}
 
@@ -266,4 +271,5 @@ def _from_file(metadata: dict[str, Any], arrays: dict[str, np.ndarray]) -> Snaps
         state=state,
         n_updates=metadata["n_updates"],
         rng=model_file.generator(metadata["rng_state"]),
+        schedule_state=metadata.get("schedule_state"),
     )

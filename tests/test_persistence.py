@@ -149,7 +149,7 @@ def test_the_file_holds_plain_arrays_and_json(rng, tmp_path):
         np.testing.assert_array_equal(archive["optimizer/v/4"], host(model.optimizer_state["v"][4]))
     assert metadata == {
         "format": "mlp_xp.model",
-        "format_version": 1,
+        "format_version": 2,
         "library_version": mlp_xp.__version__,
         "layer_sizes": LAYERS,
         "activations": ["tanh", "relu", "softmax"],
@@ -161,6 +161,7 @@ def test_the_file_holds_plain_arrays_and_json(rng, tmp_path):
         },
         "n_updates": 10,
         "rng_state": json.loads(json.dumps(model.rng.bit_generator.state)),
+        "schedule_state": None,
     }
 
 
@@ -442,8 +443,12 @@ DAMAGES = {
     "metadata as floats": (lambda p: _rewrite(p, metadata=np.ones(3)), "its metadata is not UTF-8 bytes"),
     "another format": (lambda p: _rewrite(p, _set("format", "keras")), "not an mlp_xp model file"),
     "a newer version": (
-        lambda p: _rewrite(p, _set("format_version", 2)),
-        "format version 2 .*reads versions 1 to 1: upgrade mlp_xp",
+        lambda p: _rewrite(p, _set("format_version", 3)),
+        "format version 3 .*reads versions 1 to 2: upgrade mlp_xp",
+    ),
+    "bad schedule state": (
+        lambda p: _rewrite(p, _set("schedule_state", {"lr": -0.1, "best": None, "bad_epochs": 0})),
+        "its schedule_state must be None or",
     ),
     "no layer sizes": (lambda p: _rewrite(p, lambda m: m.pop("layer_sizes")), "has no 'layer_sizes'"),
     "bad layer sizes": (
