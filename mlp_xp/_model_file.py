@@ -103,7 +103,7 @@ def read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                 if "metadata" not in archive.names:
                     raise ValueError("it has no 'metadata' member: it was not written by mlp_xp's save")
                 metadata = _read_metadata(archive)
-                check_metadata(metadata)
+                _check_metadata(metadata)
                 layout = _layout(metadata)
                 _check_names(layout, archive.names)
                 headers = {name: archive.header(name) for name in layout}
@@ -118,7 +118,7 @@ def read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 def write(path: Path, metadata: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     """Check that ``read`` would accept the file, then write it crash-safely."""
     try:
-        check_metadata(metadata)
+        _check_metadata(metadata)
         layout = _layout(metadata)
         _check_names(layout, arrays)
         _check_arrays(metadata, layout, {name: (a.shape, a.dtype) for name, a in arrays.items()})
@@ -171,7 +171,7 @@ def _field(metadata: dict[str, Any], key: str, kinds: tuple[type, ...]) -> Any:
     return value
 
 
-def check_metadata(metadata: dict[str, Any]) -> None:
+def _check_metadata(metadata: dict[str, Any]) -> None:
     """Format, version, architecture, dtype, init, counters, generator state and optimizer."""
     if metadata.get("format") != FORMAT:
         raise ValueError(f"it is not an mlp_xp model file (format {_short(metadata.get('format'))})")

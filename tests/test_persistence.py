@@ -377,6 +377,20 @@ def test_bad_arguments_are_named(rng, tmp_path):
     assert os.listdir(tmp_path) == ["m.npz"]
 
 
+def test_compressed_and_fortran_order_members_load(rng, tmp_path):
+    """numpy.savez_compressed writes deflated members, and F-contiguous arrays in Fortran order."""
+    model = trained(mlp_xp.MLP, rng)
+    path = model.save(tmp_path / "model")
+    with np.load(path) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    arrays["weights/1"] = np.asfortranarray(arrays["weights/1"])
+    np.savez_compressed(path, **arrays)
+    with zipfile.ZipFile(path) as archive:
+        assert {info.compress_type for info in archive.infolist()} == {zipfile.ZIP_DEFLATED}
+    loaded = mlp_xp.load(path)
+    assert_same_model(loaded, model, None)
+
+
 # --- Damaged and foreign files ---------------------------------------------------------
 
 
