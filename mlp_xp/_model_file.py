@@ -50,7 +50,7 @@ import numpy as np
 from ._atomic_write import write_atomically
 from ._backend import DTYPES
 from ._npz import Archive
-from ._validation import check_layer_sizes
+from ._validation import check_activations, check_layer_sizes
 from ._version import __version__
 from .activations import ACTIVATIONS, INITS
 from .optimizers import optimizer_from_config
@@ -193,6 +193,10 @@ def _check_metadata(metadata: dict[str, Any]) -> None:
             "activations with mlp_xp.register_activation(name, ...), in every session, "
             "before saving or loading a model that uses them"
         )
+    try:
+        check_activations(names[:-1], names[-1], sizes)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"its activations do not fit its layers: {exc}") from exc
     if _field(metadata, "dtype", (str,)) not in DTYPES:
         raise ValueError(f"its dtype must be one of {DTYPES}, got {_short(metadata['dtype'])}")
     if _field(metadata, "init", (str, type(None))) not in (None, *INITS):
@@ -250,7 +254,7 @@ def _check_optimizer(entry: dict[str, Any] | None) -> None:
         raise ValueError(f"its optimizer must be {{'config': ..., 'state': ...}}, got {_short(entry)}")
     try:
         optimizer = optimizer_from_config(entry["config"])
-    except (TypeError, ValueError, KeyError) as exc:
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
         raise ValueError(f"its optimizer {_short(entry['config'])} cannot be rebuilt: {exc}") from exc
     example = optimizer.init([np.zeros(1), np.zeros(1)])
     state = entry["state"]

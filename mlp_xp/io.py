@@ -57,7 +57,7 @@ def load(path: str | os.PathLike[str], *, backend: Any = "numpy", device: Any = 
 
     try:
         estimator = estimator_from_entry(metadata["estimator"], metadata["layer_sizes"])
-    except (TypeError, ValueError, KeyError) as exc:
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
         raise model_file.load_error(Path(path), f"its estimator entry is invalid: {exc}") from exc
     estimator.set_params(backend=backend, device=device)
     estimator.model_ = restore(snapshot, backend, device)

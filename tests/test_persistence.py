@@ -334,6 +334,15 @@ def test_a_subclassed_estimator_is_refused_by_save(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_an_estimator_entry_beyond_the_floats_is_refused_naming_the_file(tmp_path):
+    x, y = np.random.default_rng(0).normal(size=(20, 2)), np.arange(20) % 2
+    classifier = mlp_xp.MLPClassifier((3,), tol=1e9, n_iter_no_change=1, random_state=0).fit(x, y)
+    path = classifier.save(tmp_path / "classifier")
+    _rewrite(path, lambda m: m["estimator"]["params"].__setitem__("learning_rate_init", 10**400))
+    with pytest.raises(ValueError, match=r"^cannot load .*estimator entry is invalid: int too large"):
+        mlp_xp.load(path)
+
+
 # --- Paths ---------------------------------------------------------------------------------
 
 
@@ -528,6 +537,18 @@ DAMAGES = {
     "an unknown state scalar": (
         lambda p: _rewrite(p, _set_state_scalar("s", 1)),
         "its optimizer state must be",
+    ),
+    "softmax in a hidden layer": (
+        lambda p: _rewrite(p, _set("activations", ["softmax", "relu", "softmax"])),
+        "its activations do not fit its layers: activation 'softmax' is for the output layer only",
+    ),
+    "softmax on one output": (
+        lambda p: _rewrite(p, _set("layer_sizes", [4, 6, 5, 1])),
+        "its activations do not fit its layers: .*softmax.* needs at least 2 output units",
+    ),
+    "an Adam eps beyond the floats": (
+        lambda p: _rewrite(p, lambda m: m["optimizer"]["config"].__setitem__("eps", 10**400)),
+        "its optimizer .* cannot be rebuilt: int too large to convert to float",
     ),
     "an encrypted member": (lambda p: _patch(p, (LOCAL, 6, "<H", 1), (CENTRAL, 8, "<H", 1)), "is encrypted"),
     "a bzip2 member": (
