@@ -15,6 +15,7 @@ is host-side: the fuzzer runs in the numpy session only.
 
 from __future__ import annotations
 
+import copy
 import functools
 import io
 import json
@@ -159,6 +160,11 @@ NASTY = [
 ]  # fmt: skip
 
 
+def nasty(rng):
+    """One of ``NASTY``, a fresh copy (a file must not share, or change, another's values)."""
+    return copy.deepcopy(NASTY[rng.integers(len(NASTY))])
+
+
 def _paths(tree, path=()):
     """Every (container, key) path of a JSON tree, deepest last."""
     found = []
@@ -171,7 +177,7 @@ def _paths(tree, path=()):
 
 def _mutated_value(rng, value):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or rng.random() < 0.5:
-        return NASTY[rng.integers(len(NASTY))]
+        return nasty(rng)
     choice = rng.integers(5)
     if choice == 4 and abs(value) < 1e300:
         return value + 0.5
@@ -192,7 +198,7 @@ def mutate_metadata(rng, data):
         if action == 0:
             del parent[key]
         elif action == 1 and isinstance(parent, dict):
-            parent[f"unknown_{rng.integers(3)}"] = NASTY[rng.integers(len(NASTY))]
+            parent[f"unknown_{rng.integers(3)}"] = nasty(rng)
         elif action == 2 and isinstance(parent[key], list) and parent[key]:
             parent[key].append(parent[key][rng.integers(len(parent[key]))])
         elif action == 3:
