@@ -12,35 +12,21 @@ member                     content                                              
 ``metadata``               UTF-8 JSON as a uint8 array (at most ``MAX_METADATA_BYTES``)  (bytes,)
 =========================  ==========================================================  ===============
 
-The metadata is a JSON object: ``format`` (``"mlp_xp.model"``), ``format_version``
-(1 or 2), ``library_version``, ``layer_sizes`` ``[n_0, ..., n_L]``, ``activations``
-(L registered names), ``dtype`` (``"float32"`` or ``"float64"``), ``init`` (an
-init's name or null), ``n_updates``, ``rng_state`` (the host generator's
-``bit_generator.state``), ``optimizer`` (null, or ``{"config": optimizer_config,
-"state": null | {"arrays": [keys], "scalars": {key: number}}}``, the state laid
-out as the optimizer's ``init`` lays it out), ``schedule_state`` (the "adaptive"
-schedule's ``{"lr", "best", "bad_epochs"}`` or null; version 2, absent from
-version-1 files) and, for a scikit-learn-style estimator, ``estimator`` (class,
-parameters, fitted attributes).  Readers ignore other entries.
+The metadata, and what it may say, are ``_model_metadata``'s.
 
 Reading is safe on any file (``_npz`` holds the zip-level rules: refuse early,
 allocate late).  Nothing is unpickled.  The metadata member is bounded, then
-checked (format and version, ``layer_sizes`` describing at most
-``MAX_PARAMETERS`` parameters, registered activations, dtype, init, counters,
-generator state, an optimizer that can be rebuilt and its state's layout)
-before the members are compared with the layout it announces: the names, then
-each header's dtype and shape, and only then are arrays allocated and read;
-finally every value must be finite.  Every problem is a ``ValueError`` naming
-the file.  Writing checks the same, so a file that could not be read back is
-never written, and goes through ``_atomic_write``: readers and crashes see the
-old file or the new one.
+checked, before the members are compared with the layout it announces: the
+names, then each header's dtype and shape, and only then are arrays allocated
+and read; finally every value must be finite.  Every problem is a
+``ValueError`` naming the file.  Writing checks the same, so a file that could
+not be read back is never written, and goes through ``_atomic_write``: readers
+and crashes see the old file or the new one.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import reprlib
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -48,25 +34,10 @@ from typing import Any
 import numpy as np
 
 from ._atomic_write import write_atomically
-from ._backend import DTYPES
+from ._model_metadata import check_metadata, decode, short
 from ._npz import Archive
-from ._validation import check_activations, check_layer_sizes
-from ._version import __version__
-from .activations import ACTIVATIONS, INITS
-from .optimizers import optimizer_from_config
 
-FORMAT = "mlp_xp.model"
-FORMAT_VERSION = 2  # 2 adds the optional "schedule_state"; version-1 files load as before
-MAX_PARAMETERS = 2**32  # weights and biases; far above any network trained in memory
 MAX_METADATA_BYTES = 16 * 2**20
-MAX_COUNT = 2**63 - 1  # n_updates and the optimizers' integer state
-_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
-_REPR = reprlib.Repr()  # file content in messages, shortened
-_REPR.maxstring = _REPR.maxother = 60
-
-
-def _short(value: Any) -> str:
-    return _REPR.repr(value)
 
 
 def load_error(path: Path, what: object) -> ValueError:
@@ -82,19 +53,6 @@ def parameter_names(n_layers: int) -> list[str]:
     return [f"weights/{j}" for j in range(n_layers)] + [f"biases/{j}" for j in range(n_layers)]
 
 
-def generator(state: Any) -> np.random.Generator:
-    """A NumPy Generator in ``state`` (a ``bit_generator.state`` dict); ValueError if it is not one."""
-    name = state.get("bit_generator") if isinstance(state, dict) else None
-    if name not in _BIT_GENERATORS:
-        raise ValueError(f"its rng_state is not a NumPy generator state (bit generator {_short(name)})")
-    bit_generator = getattr(np.random, name)()
-    try:
-        bit_generator.state = state
-    except (TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
-        raise ValueError(f"its rng_state is not a NumPy generator state ({exc!r})") from exc
-    return np.random.Generator(bit_generator)
-
-
 def read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The validated metadata and arrays of the model file ``path`` (OSError if it cannot be opened)."""
     with open(path, "rb") as file:
@@ -103,7 +61,7 @@ def read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                 if "metadata" not in archive.names:
                     raise ValueError("it has no 'metadata' member: it was not written by mlp_xp's save")
                 metadata = _read_metadata(archive)
-                _check_metadata(metadata)
+                check_metadata(metadata)
                 layout = _layout(metadata)
                 _check_names(layout, archive.names)
                 headers = {name: archive.header(name) for name in layout}
@@ -118,7 +76,7 @@ def read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 def write(path: Path, metadata: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     """Check that ``read`` would accept the file, then write it crash-safely."""
     try:
-        _check_metadata(metadata)
+        check_metadata(metadata)
         layout = _layout(metadata)
         _check_names(layout, arrays)
         _check_arrays(metadata, layout, {name: (a.shape, a.dtype) for name, a in arrays.items()})
@@ -139,149 +97,7 @@ def _read_metadata(archive: Archive) -> dict[str, Any]:
         raise ValueError(f"its metadata is not UTF-8 bytes (dtype {header.dtype}, shape {header.shape})")
     if header.nbytes > MAX_METADATA_BYTES:
         raise ValueError(f"its metadata takes {header.nbytes} bytes, more than {MAX_METADATA_BYTES}")
-    raw = archive.read("metadata", header).tobytes()
-    try:
-        metadata = json.loads(raw.decode("utf-8"), parse_constant=_refuse, parse_float=_finite)
-    except (ValueError, RecursionError) as exc:
-        raise ValueError(f"its metadata is not valid UTF-8 JSON ({_short(exc)})") from exc
-    if not isinstance(metadata, dict):
-        raise ValueError("its metadata is not a JSON object")
-    return metadata
-
-
-def _refuse(name: str) -> Any:
-    raise ValueError(f"{name} is not a finite number")
-
-
-def _finite(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):
-        raise ValueError(f"{text} is not a finite number")
-    return number
-
-
-def _field(metadata: dict[str, Any], key: str, kinds: tuple[type, ...]) -> Any:
-    """``metadata[key]``, checked to be of one of ``kinds`` (bool is not an int here)."""
-    if key not in metadata:
-        raise ValueError(f"its metadata has no {key!r}")
-    value = metadata[key]
-    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-        expected = " or ".join("null" if kind is type(None) else kind.__name__ for kind in kinds)
-        raise ValueError(f"its metadata {key!r} must be {expected}, got {_short(value)}")
-    return value
-
-
-def _check_metadata(metadata: dict[str, Any]) -> None:
-    """Format, version, architecture, dtype, init, counters, generator state and optimizer."""
-    if metadata.get("format") != FORMAT:
-        raise ValueError(f"it is not an mlp_xp model file (format {_short(metadata.get('format'))})")
-    version = _field(metadata, "format_version", (int,))
-    if not 1 <= version <= FORMAT_VERSION:
-        raise ValueError(
-            f"it has format version {_short(version)} (written by mlp_xp "
-            f"{_short(metadata.get('library_version'))}); mlp_xp {__version__} reads versions 1 to "
-            f"{FORMAT_VERSION}: upgrade mlp_xp to load it"
-        )
-    sizes = _layer_sizes(metadata)
-    names = _field(metadata, "activations", (list,))
-    if len(names) != len(sizes) - 1 or not all(isinstance(name, str) for name in names):
-        raise ValueError(f"its metadata 'activations' must be {len(sizes) - 1} names, got {_short(names)}")
-    unknown = sorted({name for name in names if name not in ACTIVATIONS})
-    if unknown:
-        raise ValueError(
-            f"activation {', '.join(map(_short, unknown))} is not registered: register user "
-            "activations with mlp_xp.register_activation(name, ...), in every session, "
-            "before saving or loading a model that uses them"
-        )
-    try:
-        check_activations(names[:-1], names[-1], sizes)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"its activations do not fit its layers: {exc}") from exc
-    if _field(metadata, "dtype", (str,)) not in DTYPES:
-        raise ValueError(f"its dtype must be one of {DTYPES}, got {_short(metadata['dtype'])}")
-    if _field(metadata, "init", (str, type(None))) not in (None, *INITS):
-        raise ValueError(f"its init must be null or one of {INITS}, got {_short(metadata['init'])}")
-    if not 0 <= _field(metadata, "n_updates", (int,)) <= MAX_COUNT:
-        raise ValueError(f"its n_updates must be in [0, {MAX_COUNT}], got {_short(metadata['n_updates'])}")
-    generator(_field(metadata, "rng_state", (dict,)))
-    _check_optimizer(_field(metadata, "optimizer", (dict, type(None))))
-    _check_schedule_state(metadata.get("schedule_state"))
-
-
-def _check_schedule_state(state: Any) -> None:
-    """None (absent) or ``{"lr": number > 0, "best": number or None, "bad_epochs": int >= 0}``."""
-    if state is None:
-        return
-    if not (
-        isinstance(state, dict)
-        and state.keys() == {"lr", "best", "bad_epochs"}
-        and _is_scalar(state["lr"], "float")
-        and state["lr"] > 0
-        and (state["best"] is None or _is_number(state["best"]))
-        and _is_scalar(state["bad_epochs"], "int")
-    ):
-        raise ValueError(
-            "its schedule_state must be None or {'lr': number > 0, 'best': number or null, "
-            f"'bad_epochs': int >= 0}}, got {_short(state)}"
-        )
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _layer_sizes(metadata: dict[str, Any]) -> list[int]:
-    """``layer_sizes``, checked to describe at most ``MAX_PARAMETERS`` parameters."""
-    try:
-        sizes = check_layer_sizes(_field(metadata, "layer_sizes", (list,)))
-    except TypeError as exc:
-        raise ValueError(f"its metadata: {exc}") from exc
-    n_parameters = sum(n_in * n_out + n_out for n_in, n_out in pairwise(sizes))
-    if n_parameters > MAX_PARAMETERS:
-        raise ValueError(
-            f"its layer_sizes {_short(sizes)} describe {n_parameters} parameters, "
-            f"more than the {MAX_PARAMETERS} a model file may hold"
-        )
-    return sizes
-
-
-def _check_optimizer(entry: dict[str, Any] | None) -> None:
-    """A built-in optimizer's config, and a state laid out as its ``init`` lays it out:
-    ``{"arrays": [keys of its lists], "scalars": {key: number}}`` (or null for no state)."""
-    if entry is None:
-        return
-    if set(entry) != {"config", "state"}:
-        raise ValueError(f"its optimizer must be {{'config': ..., 'state': ...}}, got {_short(entry)}")
-    try:
-        optimizer = optimizer_from_config(entry["config"])
-    except (TypeError, ValueError, KeyError, OverflowError) as exc:
-        raise ValueError(f"its optimizer {_short(entry['config'])} cannot be rebuilt: {exc}") from exc
-    example = optimizer.init([np.zeros(1), np.zeros(1)])
-    state = entry["state"]
-    if example is None and state is None:
-        return
-    arrays = sorted(key for key, value in (example or {}).items() if isinstance(value, list))
-    scalars = {key: type(value).__name__ for key, value in (example or {}).items() if key not in arrays}
-    if not (
-        isinstance(state, dict)
-        and state.keys() == {"arrays", "scalars"}
-        and state["arrays"] == arrays
-        and isinstance(state["scalars"], dict)
-        and state["scalars"].keys() == scalars.keys()
-        and all(_is_scalar(state["scalars"][key], kind) for key, kind in scalars.items())
-    ):
-        expected = "null" if example is None else {"arrays": arrays, "scalars": scalars}
-        raise ValueError(
-            f"its optimizer state must be {expected} for {optimizer!r} (scalars finite and >= 0), "
-            f"got {_short(state)}"
-        )
-
-
-def _is_scalar(value: Any, kind: str) -> bool:
-    """An int in [0, MAX_COUNT]; or, where ``kind`` is "float", a finite float >= 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        return False
-    return value <= MAX_COUNT if isinstance(value, int) else kind == "float" and math.isfinite(value)
+    return decode(archive.read("metadata", header).tobytes())
 
 
 def _layout(metadata: dict[str, Any]) -> dict[str, tuple[int, ...]]:
@@ -322,7 +138,7 @@ def _check_arrays(
             raise ValueError(f"{name} has dtype {found_dtype}, but the model's dtype is {dtype}")
         if tuple(found_shape) != shape:
             raise ValueError(
-                f"{name} has shape {tuple(found_shape)}, but layer_sizes {_short(metadata['layer_sizes'])} "
+                f"{name} has shape {tuple(found_shape)}, but layer_sizes {short(metadata['layer_sizes'])} "
                 f"needs {shape}"
             )
 

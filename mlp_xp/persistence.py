@@ -24,6 +24,7 @@ import numpy as np
 
 from . import _model_file as model_file
 from ._backend import dtype_name, to_numpy
+from ._model_metadata import FORMAT, FORMAT_VERSION, generator
 from ._version import __version__
 from .optimizers import optimizer_config, optimizer_from_config
 
@@ -193,8 +194,8 @@ def _to_file(s: Snapshot) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     arrays = dict(zip(model_file.parameter_names(len(s.layer_sizes) - 1), s.params))
     optimizer, state_arrays = _optimizer_to_file(s.optimizer, s.state, len(s.params))
     metadata = {
-        "format": model_file.FORMAT,
-        "format_version": model_file.FORMAT_VERSION,
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
         "library_version": __version__,
         "layer_sizes": s.layer_sizes,
         "activations": [phi.name for phi in s.activations],
@@ -270,6 +271,6 @@ def _from_file(metadata: dict[str, Any], arrays: dict[str, np.ndarray]) -> Snaps
         optimizer=optimizer,
         state=state,
         n_updates=metadata["n_updates"],
-        rng=model_file.generator(metadata["rng_state"]),
+        rng=generator(metadata["rng_state"]),
         schedule_state=metadata.get("schedule_state"),
     )

@@ -11,7 +11,15 @@ from mlp_xp import training
 PACKAGE = Path(mlp_xp.__file__).parent
 # The edge: the only modules that may know array libraries by name (backends,
 # host data sets, the .npz file format, plotting grids).
-EDGE = {"_backend.py", "_model_file.py", "_npz.py", "datasets.py", "persistence.py", "plots.py"}
+EDGE = {
+    "_backend.py",
+    "_model_file.py",
+    "_model_metadata.py",
+    "_npz.py",
+    "datasets.py",
+    "persistence.py",
+    "plots.py",
+}
 LIBRARIES = {"numpy", "cupy", "torch", "array_api_strict", "jax"}
 
 
