@@ -86,7 +86,7 @@ def write(path: Path, metadata: dict[str, Any], arrays: dict[str, np.ndarray]) -
             raise ValueError(f"its metadata takes {len(text)} bytes, more than {MAX_METADATA_BYTES}")
     except ValueError as exc:
         raise save_error(path, exc) from exc
-    members = {**arrays, "metadata": np.frombuffer(text, dtype=np.uint8)}
+    members: dict[str, Any] = {**arrays, "metadata": np.frombuffer(text, dtype=np.uint8)}
     write_atomically(path, lambda file: np.savez(file, **members))
 
 

@@ -107,7 +107,7 @@ class Archive:
     def read(self, name: str, header: Header) -> np.ndarray:
         """The member's array: ``header``'s shape and dtype, decompressed in bounded chunks."""
         array = np.empty(header.shape, header.dtype, order="F" if header.fortran_order else "C")
-        data = memoryview(array.T if header.fortran_order else array).cast("B")
+        data = (array.T if header.fortran_order else array).reshape(-1).view(np.uint8)  # a view
         try:
             with self._zip.open(self._members[name]) as fp:
                 fp.read(header.offset)
@@ -116,7 +116,7 @@ class Archive:
                     chunk = fp.read(min(_CHUNK_BYTES, len(data) - done))
                     if not chunk:
                         raise EOFError(f"its data end after {done} of {len(data)} bytes")
-                    data[done : done + len(chunk)] = chunk
+                    data[done : done + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
                     done += len(chunk)
         except _DAMAGED as exc:
             raise ValueError(f"its member {name!r} is damaged ({exc})") from exc
