@@ -118,10 +118,14 @@ def test_a_writer_killed_at_random_moments_leaves_one_of_the_two_models(tmp_path
     target = tmp_path / "target.npz"
     writers = Writers(mode, target, references)
     rng = np.random.default_rng(20261201)
+    probe = mlp_xp.load(references[1])
+    started = time.perf_counter()
+    probe.save(tmp_path / "probe.npz")  # how long a save takes here
+    cycle = 2 * (time.perf_counter() - started)
     seen = []
     for _ in range(KILLS):
         pid = writers.start()
-        time.sleep(rng.uniform(0.0, 0.05))
+        time.sleep(rng.uniform(0.0, 2 * cycle))  # within the next two cycles of two saves
         writers.kill(pid)
         seen.append(which(target, params))
         # At most the temporary file of the writer just killed: the next save removes it.
