@@ -8,16 +8,19 @@ The metadata is a JSON object: ``format`` (``"mlp_xp.model"``), ``format_version
 ``{"config": optimizer_config, "state": null | {"arrays": [keys], "scalars":
 {key: number}}}``, the state laid out as the optimizer's ``init`` lays it out),
 ``schedule_state`` (the "adaptive" schedule's ``{"lr", "best", "bad_epochs"}``
-or null; version 2, absent from version-1 files) and, for a scikit-learn-style
-estimator, ``estimator`` (class, parameters, fitted attributes, checked by the
+or null; version 2, absent from version-1 files), optionally ``task`` (null,
+``"classification"`` or ``"regression"``) and ``classes`` (the label of each
+output, for classification) and, for a scikit-learn-style estimator,
+``estimator`` (class, parameters, fitted attributes, checked by the
 estimators).  Readers ignore other entries.
 
 ``decode`` parses it (UTF-8, finite numbers, nesting that Python can parse) and
 ``check_metadata`` checks it: format and version, ``layer_sizes`` describing at
 most ``MAX_PARAMETERS`` parameters, registered activations, dtype, init,
 counters, generator state, an optimizer that can be rebuilt and its state's
-layout.  Every problem is a ``ValueError`` saying what is wrong; the file
-module names the file.  An edge module: it builds NumPy generators.
+layout, the schedule's state, the task and the labels.  Every problem is a
+``ValueError`` saying what is wrong; the file module names the file.  An edge
+module: it builds NumPy generators.
 """
 
 from __future__ import annotations
@@ -131,6 +134,7 @@ def check_metadata(metadata: dict[str, Any]) -> None:
     generator(_field(metadata, "rng_state", (dict,)))
     _check_optimizer(_field(metadata, "optimizer", (dict, type(None))))
     _check_schedule_state(metadata.get("schedule_state"))
+    _check_labels(metadata.get("task"), metadata.get("classes"), sizes[-1])
 
 
 def _check_schedule_state(state: Any) -> None:
@@ -148,6 +152,28 @@ def _check_schedule_state(state: Any) -> None:
         raise ValueError(
             "its schedule_state must be None or {'lr': number > 0, 'best': number or null, "
             f"'bad_epochs': int >= 0}}, got {short(state)}"
+        )
+
+
+def _check_labels(task: Any, classes: Any, n_outputs: int) -> None:
+    """The optional ``task`` (null, "classification", "regression") and, for classification,
+    ``classes``: distinct labels, all numbers or all strings, one per output (two for one output)."""
+    if task not in (None, "classification", "regression"):
+        raise ValueError(f"its task must be null, 'classification' or 'regression', got {short(task)}")
+    if classes is None:
+        return
+    expected = 2 if n_outputs == 1 else n_outputs
+    if not (
+        task == "classification"
+        and isinstance(classes, list)
+        and len(classes) == expected
+        and (all(isinstance(c, str) for c in classes) or all(_is_number(c) for c in classes))
+        and len(set(classes)) == expected
+    ):
+        raise ValueError(
+            f"its classes must be null or, with task 'classification', {expected} distinct labels "
+            f"(all numbers or all strings) for {n_outputs} output(s); got {short(classes)} "
+            f"with task {short(task)}"
         )
 
 

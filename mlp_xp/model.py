@@ -317,4 +317,5 @@ def restore(snapshot: persistence.Snapshot, backend: Any = "numpy", device: Any 
     model.weights, model.biases = params[:n_layers], params[n_layers:]
     model.optimizer, model.n_updates, model.rng = snapshot.optimizer, snapshot.n_updates, snapshot.rng
     model.schedule_state = None if snapshot.schedule_state is None else dict(snapshot.schedule_state)
+    model.task, model.classes = snapshot.task, None if snapshot.classes is None else list(snapshot.classes)
     return model

@@ -30,6 +30,7 @@ from .optimizers import optimizer_config, optimizer_from_config
 
 SUFFIX = ".npz"
 _WAY_OUT = "save(..., include_optimizer=False) leaves it out"
+_OPTIONAL = ("schedule_state", "task", "classes")  # what a model may hold, and its file say
 _STATE_HELD = (
     "cannot be stored: a model file holds string keys to lists of arrays (one per parameter) and numbers"
 )
@@ -44,7 +45,8 @@ class Snapshot:
     is the optimizer state with host copies of its arrays (any tree of dicts,
     lists and tuples in memory; in a file, a dict of lists of arrays and numbers);
     ``rng`` is an independent copy of the host generator; ``schedule_state`` the
-    "adaptive" schedule's state (None for the other schedules).
+    "adaptive" schedule's state (None for the other schedules); ``task`` and
+    ``classes`` what the outputs mean (None: not said).
     """
 
     layer_sizes: list[int]
@@ -57,12 +59,15 @@ class Snapshot:
     n_updates: int
     rng: np.random.Generator
     schedule_state: dict[str, Any] | None
+    task: str | None
+    classes: list[Any] | None
 
 
 def snapshot(model: Any, include_optimizer: bool = True) -> Snapshot:
     """A host copy of ``model``; with its optimizer and state unless ``include_optimizer`` is False."""
     optimizer = model.optimizer if include_optimizer else None
-    schedule_state = getattr(model, "schedule_state", None)  # None: no "adaptive" schedule to resume
+    # None where there is nothing to say: no "adaptive" schedule to resume, no task or labels.
+    schedule_state, task, classes = (getattr(model, key, None) for key in _OPTIONAL)
     return Snapshot(
         layer_sizes=list(model.layer_sizes),
         activations=list(model.phis),
@@ -74,6 +79,8 @@ def snapshot(model: Any, include_optimizer: bool = True) -> Snapshot:
         n_updates=model.n_updates,
         rng=copy.deepcopy(model.rng),
         schedule_state=None if schedule_state is None else dict(schedule_state),
+        task=task,
+        classes=None if classes is None else list(classes),
     )
 
 
@@ -206,6 +213,8 @@ def _to_file(s: Snapshot) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "rng_state": json.loads(json.dumps(s.rng.bit_generator.state, default=_json_number)),
         "schedule_state": s.schedule_state,
     }
+    labels = {"task": s.task, "classes": s.classes}  # optional: written when set
+    metadata.update({key: value for key, value in labels.items() if value is not None})
     return metadata, {**arrays, **state_arrays}
 
 
@@ -273,4 +282,6 @@ def _from_file(metadata: dict[str, Any], arrays: dict[str, np.ndarray]) -> Snaps
         n_updates=metadata["n_updates"],
         rng=generator(metadata["rng_state"]),
         schedule_state=metadata.get("schedule_state"),
+        task=metadata.get("task"),
+        classes=metadata.get("classes"),
     )

@@ -131,6 +131,18 @@ def test_a_new_model_round_trips(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def test_the_task_and_the_labels_travel_with_the_model(tmp_path):
+    model = mlp_xp.MLP([2, 3], "relu", "softmax", seed=0)
+    model.task, model.classes = "classification", ["cat", "dog", "eel"]
+    path = model.save(tmp_path / "model")
+    with np.load(path) as archive:
+        metadata = json.loads(archive["metadata"].tobytes())
+    assert (metadata["task"], metadata["classes"]) == ("classification", ["cat", "dog", "eel"])
+    for copy in (mlp_xp.load(path), model.to("numpy")):
+        assert (copy.task, copy.classes) == (model.task, model.classes)
+        assert copy.classes is not model.classes
+
+
 def test_the_file_holds_plain_arrays_and_json(rng, tmp_path):
     model = trained(mlp_xp.MLP, rng, dtype="float32")
     path = model.save(tmp_path / "model.npz")
@@ -549,6 +561,14 @@ DAMAGES = {
     "an Adam eps beyond the floats": (
         lambda p: _rewrite(p, lambda m: m["optimizer"]["config"].__setitem__("eps", 10**400)),
         "its optimizer .* cannot be rebuilt: int too large to convert to float",
+    ),
+    "an unknown task": (
+        lambda p: _rewrite(p, _set("task", "clustering")),
+        "its task must be null, 'classification' or 'regression', got 'clustering'",
+    ),
+    "labels that do not fit the outputs": (
+        lambda p: _rewrite(p, lambda m: m.update(task="classification", classes=["a", "a", "b"])),
+        "its classes must be null or, with task 'classification', 3 distinct labels",
     ),
     "an encrypted member": (lambda p: _patch(p, (LOCAL, 6, "<H", 1), (CENTRAL, 8, "<H", 1)), "is encrypted"),
     "a bzip2 member": (
