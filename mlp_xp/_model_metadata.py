@@ -197,8 +197,9 @@ def _layer_sizes(metadata: dict[str, Any]) -> list[int]:
 
 
 def _check_optimizer(entry: dict[str, Any] | None) -> None:
-    """A built-in optimizer's config, and a state laid out as its ``init`` lays it out:
-    ``{"arrays": [keys of its lists], "scalars": {key: number}}`` (or null for no state)."""
+    """A built-in optimizer's config, and its state: null where its ``init`` gives None, else
+    ``{"arrays": [keys of lists], "scalars": {key: number}}`` holding at least the keys its
+    ``init`` gives, of their kinds (ints and floats there are counts and steps, >= 0)."""
     if entry is None:
         return
     if set(entry) != {"config", "state"}:
@@ -211,21 +212,35 @@ def _check_optimizer(entry: dict[str, Any] | None) -> None:
     state = entry["state"]
     if example is None and state is None:
         return
-    arrays = sorted(key for key, value in (example or {}).items() if isinstance(value, list))
-    scalars = {key: type(value).__name__ for key, value in (example or {}).items() if key not in arrays}
-    if not (
-        isinstance(state, dict)
-        and state.keys() == {"arrays", "scalars"}
-        and state["arrays"] == arrays
-        and isinstance(state["scalars"], dict)
-        and state["scalars"].keys() == scalars.keys()
-        and all(_is_scalar(state["scalars"][key], kind) for key, kind in scalars.items())
+    required = {
+        key: "list" if isinstance(value, list) else type(value).__name__
+        for key, value in (example or {}).items()
+    }
+    if example is None or not (
+        _is_state(state) and all(_holds(state, key, kind) for key, kind in required.items())
     ):
-        expected = "null" if example is None else {"arrays": arrays, "scalars": scalars}
-        raise ValueError(
-            f"its optimizer state must be {expected} for {optimizer!r} (scalars finite and >= 0), "
-            f"got {short(state)}"
-        )
+        expected = "null" if example is None else f"a state with {required}"
+        raise ValueError(f"its optimizer state must be {expected} for {optimizer!r}, got {short(state)}")
+
+
+def _is_state(state: Any) -> bool:
+    """``{"arrays": [distinct keys], "scalars": {other key: finite number}}``."""
+    if not (isinstance(state, dict) and state.keys() == {"arrays", "scalars"}):
+        return False
+    arrays, scalars = state["arrays"], state["scalars"]
+    return (
+        isinstance(arrays, list)
+        and all(isinstance(key, str) for key in arrays)
+        and len(set(arrays)) == len(arrays)
+        and isinstance(scalars, dict)
+        and not set(arrays) & set(scalars)
+        and all(_is_number(value) and abs(value) <= MAX_COUNT for value in scalars.values())
+    )
+
+
+def _holds(state: dict[str, Any], key: str, kind: str) -> bool:
+    """Whether ``state`` holds ``key``: among its lists ("list"), else a scalar of ``kind``."""
+    return key in state["arrays"] if kind == "list" else _is_scalar(state["scalars"].get(key), kind)
 
 
 def _is_scalar(value: Any, kind: str) -> bool:
