@@ -398,6 +398,16 @@ def test_bad_arguments_are_named(rng, tmp_path):
     assert os.listdir(tmp_path) == ["m.npz"]
 
 
+def test_a_version_1_file_loads(rng, tmp_path):
+    """Version 1 had no schedule_state: such files load as before, with none."""
+    model = trained(mlp_xp.MLP, rng)
+    path = model.save(tmp_path / "model")
+    _rewrite(path, lambda m: (m.update(format_version=1), m.pop("schedule_state")))
+    loaded = mlp_xp.load(path)
+    assert_same_model(loaded, model, None)
+    assert loaded.schedule_state is None
+
+
 def test_an_optimizer_state_may_hold_more_than_its_init_gives(rng, tmp_path):
     """An optimizer whose state grows (a history of pairs, say) keeps more keys than ``init``."""
     model = trained(mlp_xp.MLP, rng)
