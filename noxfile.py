@@ -1,9 +1,10 @@
-"""Test matrix: one ``tests`` session per backend, ``lint``, and ``gpu_dry_run``.
+"""Test matrix: one ``tests`` session per backend, ``lint``, and ``gpu_dry_run``; ``deep`` on request.
 
 python -m nox                      # every session (cupy skips without a CUDA GPU)
 python -m nox -s "tests(numpy)"    # one backend
 python -m nox -s tests -- -k xor   # arguments after -- go to pytest
 python -m nox -s gpu_dry_run       # benchmarks/gpu_run.sh --dry-run: the GPU run's steps on the CPU
+python -m nox -s deep              # the long runs (not in the default run)
 """
 
 from __future__ import annotations
@@ -72,3 +73,11 @@ def gpu_dry_run(session: nox.Session) -> None:
         "bash", "benchmarks/gpu_run.sh", "--dry-run", str(tmp / "out"),
         env={"MLP_XP_WHEELS": str(tmp / "whl")}, external=True,
     )  # fmt: skip
+
+
+@nox.session
+def deep(session: nox.Session) -> None:
+    """The test suite on numpy with the long runs: 50,000 fuzzed model files."""
+    session.install("-e", ".[test]")
+    deep_counts = {"MLP_XP_FUZZ_FILES": os.environ.get("MLP_XP_FUZZ_FILES", "50000")}
+    session.run("pytest", *session.posargs, env={"MLP_XP_BACKENDS": "numpy", **deep_counts})

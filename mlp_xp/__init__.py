@@ -6,10 +6,12 @@ from typing import Any
 from . import datasets
 from ._backend import to_numpy
 from ._registry import register_activation, register_cost
+from ._version import __version__
 from .activations import ACTIVATIONS, Activation
 from .costs import COSTS, Cost
 from .gradient_check import gradient_check
 from .history import EarlyStopping, History
+from .io import load
 from .lbfgs import LBFGS
 from .model import MLP
 from .optimizers import (
@@ -21,9 +23,6 @@ from .optimizers import (
     optimizer_config,
     optimizer_from_config,
 )
-from .persistence import load
-
-__version__ = "0.1.0"
 
 _ESTIMATORS = ("MLPClassifier", "MLPRegressor")
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from . import _validation as check
+from . import persistence
 from ._backend import backend_name, dtype_name, get_device, get_dtype, get_namespace, host_rng
 from .activations import get_activation
 from .costs import get_cost
@@ -244,17 +246,20 @@ class MLP:
         data = self._training_data(x, y, cost, sample_weight, validation_data)
         return train(self, data, cost, config, rng)
 
-    def save(self, path: Any, *, include_optimizer: bool = True) -> Any:
-        """Write the model (and its optimizer and state) to ``path`` (.npz); see ``mlp_xp.load``."""
-        from .persistence import save
-
-        return save(self, path, include_optimizer=include_optimizer)
+    def save(self, path: Any, *, include_optimizer: bool = True) -> Path:
+        """Write the model (and its optimizer and state) to ``path`` (.npz), crash-safely;
+        return the path written.  See ``persistence.save`` and ``mlp_xp.load``."""
+        return persistence.save(self, path, include_optimizer=include_optimizer)
 
     def to(self, backend: Any, device: Any = None) -> MLP:
-        """A copy of this model on another backend or device, with identical parameters."""
-        from .persistence import to
+        """A copy of this model on another backend or device; this model is unchanged.
 
-        return to(self, backend, device)
+        Parameters are copied bit for bit, through the host; the optimizer, its
+        state (any tree of dicts, lists and tuples: its arrays are copied to the
+        new backend), ``n_updates``, the "adaptive" schedule's state and the host
+        generator (an independent copy) are carried.
+        """
+        return restore(persistence.snapshot(self), backend, device)
 
     def _check_parameters(self) -> None:
         check.check_parameters(self.xp, self.weights, self.biases, self.layer_sizes, self.dtype, self.device)
@@ -318,3 +323,23 @@ class MLP:
         x = check.as_features(self.xp, x, self.layer_sizes[0], self.dtype, self.device)
         y = check.as_targets(self.xp, y, self.layer_sizes[-1], x.shape[0], cost, self.dtype, self.device)
         return x, y
+
+
+def restore(snapshot: persistence.Snapshot, backend: Any = "numpy", device: Any = None) -> MLP:
+    """The MLP of a host snapshot, on ``backend`` and ``device``: each array moved there once."""
+    model = MLP(
+        snapshot.layer_sizes,
+        snapshot.activations[:-1],
+        snapshot.activations[-1],
+        backend=backend,
+        device=device,
+        dtype=snapshot.dtype,
+        init=snapshot.init,
+    )
+    params, model.optimizer_state = persistence.on_device(snapshot, model.xp, model.device)
+    n_layers = len(snapshot.layer_sizes) - 1
+    model.weights, model.biases = params[:n_layers], params[n_layers:]
+    model.optimizer, model.n_updates, model.rng = snapshot.optimizer, snapshot.n_updates, snapshot.rng
+    model.schedule_state = None if snapshot.schedule_state is None else dict(snapshot.schedule_state)
+    model.task, model.classes = snapshot.task, None if snapshot.classes is None else list(snapshot.classes)
+    return model

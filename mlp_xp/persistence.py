@@ -1,40 +1,51 @@
-"""Saving, loading and moving models: one ``.npz`` file of plain arrays and JSON, no pickle.
+"""A model on the host, and in its file: what ``save`` writes, ``load`` reads and ``to`` carries.
 
-``save`` takes a host snapshot of a model (parameters, optimizer and state,
-update count, generator, and a scikit-learn estimator's entry) and writes it
-through ``_model_file``; ``load`` reads and validates a file there before it
-builds the model on a backend; ``to`` moves a model between backends in memory.
-Parameters go device → host → file → host → device unchanged, bit for bit.
-This module is an edge, like ``_backend``: it holds host NumPy copies.
+``snapshot`` takes a host copy of a model (parameters, optimizer and its state,
+update count, generator, the "adaptive" schedule's state); ``save`` writes one
+to a file through ``_model_file`` and ``read`` reads one back;
+``model.restore`` builds an MLP from one on any backend.  Parameters go device
+→ host → file → host → device unchanged, bit for bit.  This module knows a
+model by its attributes only: it sits below ``model``, and ``io.load`` above
+both.  It is an edge, like ``_backend``: it holds host NumPy copies.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import numbers
-import operator
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import array_api_compat
 import numpy as np
 
 from . import _model_file as model_file
 from ._backend import dtype_name, to_numpy
+from ._model_metadata import FORMAT, FORMAT_VERSION, generator
+from ._version import __version__
 from .optimizers import optimizer_config, optimizer_from_config
 
 SUFFIX = ".npz"
+_WAY_OUT = "save(..., include_optimizer=False) leaves it out"
+_STATE_HELD = (
+    "cannot be stored: a model file holds string keys to lists of arrays (one per parameter) and numbers"
+)
 
 
 @dataclass(frozen=True)
-class _Snapshot:
+class Snapshot:
     """A model on the host: what a file holds, and what ``to`` carries across backends.
 
     ``activations`` are Activation objects (from a model) or registered names
     (from a file); ``params`` are host copies of ``weights + biases``; ``state``
-    maps keys to lists of host arrays (one per parameter) or to numbers.
+    is the optimizer state with host copies of its arrays (any tree of dicts,
+    lists and tuples in memory; in a file, a dict of lists of arrays and numbers);
+    ``rng`` is an independent copy of the host generator; ``schedule_state`` the
+    "adaptive" schedule's state (None for the other schedules); ``task`` and
+    ``classes`` what the outputs mean (None: not said).
     """
 
     layer_sizes: list[int]
@@ -43,12 +54,36 @@ class _Snapshot:
     init: Any
     params: list[np.ndarray]
     optimizer: Any
-    state: dict[str, Any] | None
+    state: Any
     n_updates: int
-    rng_state: dict[str, Any]
-    schedule_state: dict[str, Any] | None = None
-    task: str | None = None
-    classes: list[Any] | None = None
+    rng: np.random.Generator
+    schedule_state: dict[str, Any] | None
+    task: str | None
+    classes: list[Any] | None
+
+
+def snapshot(model: Any, include_optimizer: bool = True) -> Snapshot:
+    """A host copy of ``model``; with its optimizer and state unless ``include_optimizer`` is False."""
+    optimizer = model.optimizer if include_optimizer else None
+    return Snapshot(
+        layer_sizes=list(model.layer_sizes),
+        activations=list(model.phis),
+        dtype=dtype_name(model.xp, model.dtype),
+        init=model.init,
+        params=[_host(p) for p in (*model.weights, *model.biases)],
+        optimizer=optimizer,
+        state=None if optimizer is None else _host_tree(model.optimizer_state),
+        n_updates=model.n_updates,
+        rng=copy.deepcopy(model.rng),
+        schedule_state=None if model.schedule_state is None else dict(model.schedule_state),
+        task=model.task,
+        classes=None if model.classes is None else list(model.classes),
+    )
+
+
+def on_device(s: Snapshot, xp: Any, device: Any) -> tuple[list[Any], Any]:
+    """The snapshot's parameters and optimizer state with their arrays moved to ``xp``/``device``."""
+    return [xp.asarray(p, device=device) for p in s.params], _tree_on_device(s.state, xp, device)
 
 
 def save(
@@ -58,17 +93,17 @@ def save(
     include_optimizer: bool = True,
     estimator: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``model`` to one ``.npz`` file, atomically; return the path written.
+    """Write ``model`` to one ``.npz`` file, crash-safely; return the path written.
 
     Parameters
     ----------
     model : MLP
     path : str or path-like
-        ``.npz`` is appended when the name does not end with it, as ``numpy.savez`` does.
+        ``.npz`` (in any case) is appended when the name does not end with it,
+        as ``numpy.savez`` does; a symbolic link is followed.
     include_optimizer : bool
-        Also store the optimizer (its config), its state and nothing else of
-        the last ``fit``; ``n_updates``, the "adaptive" schedule's state and the
-        host generator are always stored.
+        Also store the optimizer (its config) and its state; ``n_updates``, the
+        "adaptive" schedule's state and the host generator are always stored.
     estimator : dict or None
         The JSON entry of a scikit-learn-style estimator whose network is
         ``model`` (written by ``MLPClassifier.save`` and ``MLPRegressor.save``):
@@ -82,86 +117,33 @@ def save(
     Raises
     ------
     ValueError
-        When the model could not be loaded back from the file (non-finite
-        parameters, an activation not registered under its name, ...): nothing
-        is written then.
+        When ``path`` is a folder, or the model could not be loaded back from
+        the file (non-finite parameters, an activation not registered under its
+        name, an optimizer or state a file cannot hold, ...): nothing is
+        written then.
     """
     target = _model_path(path)
     if not isinstance(include_optimizer, bool):
         raise TypeError(f"include_optimizer must be True or False, got {include_optimizer!r}")
-    prefix = f"cannot save the model to {str(target)!r}"
-    metadata, arrays = _to_file(prefix, _snapshot(model, include_optimizer))
+    try:
+        metadata, arrays = _to_file(snapshot(model, include_optimizer))
+    except ValueError as exc:
+        raise model_file.save_error(target, exc) from exc
     if estimator is not None:
         metadata["estimator"] = estimator
-    model_file.check_metadata(prefix, metadata)
-    model_file.check_members(prefix, metadata, {name: (a.shape, a.dtype) for name, a in arrays.items()})
-    model_file.check_finite(prefix, arrays)
-    text = json.dumps(metadata, allow_nan=False, sort_keys=True)
-    arrays["metadata"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    model_file.write_atomically(target, arrays)
+    model_file.write(target, metadata, arrays)
     return target
 
 
-def load(path: str | os.PathLike[str], *, backend: Any = "numpy", device: Any = None) -> Any:
-    """The model saved in ``path``, on ``backend`` and ``device``.
+def read(path: str | os.PathLike[str]) -> tuple[Snapshot, dict[str, Any]]:
+    """The snapshot in the model file ``path``, and the file's metadata (for its ``estimator``).
 
-    Parameters
-    ----------
-    path : str or path-like
-        A file written by ``save`` (taken as given: no suffix is added).
-    backend, device
-        As for ``MLP``: any backend, whichever one saved the file.
-
-    Returns
-    -------
-    MLP, MLPClassifier or MLPRegressor
-        The estimator for a file written by an estimator's ``save``, its
-        ``backend`` and ``device`` parameters set to these, its network
-        ``model_`` as follows; else the MLP: bit-identical parameters, the
-        optimizer and its state, ``n_updates``, ``schedule_state`` and the host generator's
-        state, so that ``fit(..., resume=True)`` continues exactly where the
-        saved model stopped.
-
-    Raises
-    ------
-    ValueError
-        Naming the file and what is wrong: not an ``.npz`` archive, missing or
-        unexpected members, an unknown format or a newer format version, shapes
-        that do not match ``layer_sizes``, another dtype, an activation name
-        not registered (register user activations with
-        ``mlp_xp.register_activation`` before loading), non-finite values,
-        an estimator entry that does not describe an mlp_xp estimator.
+    Raises ``ValueError`` naming the file for any damaged or foreign file, and
+    ``OSError`` when it cannot be opened.
     """
     path = Path(_fspath(path))
-    prefix = f"cannot load {str(path)!r}"
-    with open(path, "rb") as file:
-        if not zipfile.is_zipfile(file):
-            raise model_file.fail(
-                prefix, "it is not an .npz archive (a zip file of arrays): truncated, or another kind"
-            )
-        file.seek(0)
-        metadata, arrays = model_file.read(prefix, file)
-    if "estimator" not in metadata:
-        return _build(_from_file(metadata, arrays), backend, device)
-    from .estimators import estimator_from_entry  # lazily: it needs scikit-learn
-
-    try:
-        estimator = estimator_from_entry(metadata["estimator"], metadata["layer_sizes"])
-    except (TypeError, ValueError, KeyError) as exc:
-        raise model_file.fail(prefix, f"its estimator entry is invalid: {exc}") from exc
-    estimator.set_params(backend=backend, device=device)
-    estimator.model_ = _build(_from_file(metadata, arrays), backend, device)
-    return estimator
-
-
-def to(model: Any, backend: Any, device: Any = None) -> Any:
-    """A copy of ``model`` on another backend or device; ``model`` is unchanged.
-
-    Parameters are copied bit for bit, through the host; the optimizer, its
-    state, ``n_updates``, ``schedule_state`` and the host generator's state are carried (the
-    generator as an independent copy).
-    """
-    return _build(_snapshot(model, include_optimizer=True), backend, device)
+    metadata, arrays = model_file.read(path)
+    return _from_file(metadata, arrays), metadata
 
 
 def _fspath(path: Any) -> str:
@@ -172,28 +154,16 @@ def _fspath(path: Any) -> str:
 
 
 def _model_path(path: Any) -> Path:
-    """``path`` with ``.npz`` appended when missing, as ``numpy.savez`` does."""
+    """``path`` with ``.npz`` appended when missing, as ``numpy.savez`` does; not a folder."""
     path = Path(_fspath(path))
-    return path if path.name.endswith(SUFFIX) else path.with_name(path.name + SUFFIX)
-
-
-def _snapshot(model: Any, include_optimizer: bool) -> _Snapshot:
-    optimizer = model.optimizer if include_optimizer else None
-    state = model.optimizer_state if optimizer is not None else None
-    return _Snapshot(
-        layer_sizes=list(model.layer_sizes),
-        activations=list(model.phis),
-        dtype=dtype_name(model.xp, model.dtype),
-        init=model.init,
-        params=[_host(p) for p in (*model.weights, *model.biases)],
-        optimizer=optimizer,
-        state=None if state is None else _host_state(state),
-        n_updates=model.n_updates,
-        rng_state=json.loads(json.dumps(model.rng.bit_generator.state, default=_json_number)),
-        schedule_state=None if model.schedule_state is None else dict(model.schedule_state),
-        task=model.task,
-        classes=None if model.classes is None else list(model.classes),
-    )
+    if not path.is_dir() and not path.name.lower().endswith(SUFFIX):
+        path = path.with_name(path.name + SUFFIX)
+    if path.is_dir():
+        raise ValueError(
+            f"cannot save the model to {str(path)!r}: it is a folder; give a file name, "
+            f"such as {str(path / 'model.npz')!r}"
+        )
+    return path
 
 
 def _host(a: Any) -> np.ndarray:
@@ -201,24 +171,83 @@ def _host(a: Any) -> np.ndarray:
     return np.array(to_numpy(a), copy=True)
 
 
-def _host_state(state: Any) -> dict[str, Any]:
-    """An optimizer state with its arrays on the host and its numbers as int/float."""
-    if not isinstance(state, dict):
-        raise TypeError(f"the optimizer state must be None or a dict, got a {type(state).__name__}")
-    host: dict[str, Any] = {}
+def _host_tree(tree: Any) -> Any:
+    """``tree`` (dicts, lists and tuples of arrays, numbers, anything) with its arrays as host copies."""
+    if isinstance(tree, dict):
+        return {key: _host_tree(value) for key, value in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_host_tree(value) for value in tree)
+    if array_api_compat.is_array_api_obj(tree) and not isinstance(tree, numbers.Number):
+        return _host(tree)
+    return tree
+
+
+def _tree_on_device(tree: Any, xp: Any, device: Any) -> Any:
+    """A host tree of ``_host_tree`` with its arrays moved to ``xp``/``device``."""
+    if isinstance(tree, dict):
+        return {key: _tree_on_device(value, xp, device) for key, value in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_tree_on_device(value, xp, device) for value in tree)
+    if isinstance(tree, np.ndarray):
+        return xp.asarray(tree, device=device)
+    return tree
+
+
+def _to_file(s: Snapshot) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The metadata and the arrays of a file (ValueError for what a file cannot hold)."""
+    arrays = dict(zip(model_file.parameter_names(len(s.layer_sizes) - 1), s.params))
+    optimizer, state_arrays = _optimizer_to_file(s.optimizer, s.state, len(s.params))
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "library_version": __version__,
+        "layer_sizes": s.layer_sizes,
+        "activations": [phi.name for phi in s.activations],
+        "dtype": s.dtype,
+        "init": s.init if isinstance(s.init, str) else None,
+        "optimizer": optimizer,
+        "n_updates": s.n_updates,
+        "rng_state": json.loads(json.dumps(s.rng.bit_generator.state, default=_json_number)),
+        "schedule_state": s.schedule_state,
+    }
+    labels = {"task": s.task, "classes": s.classes}  # optional: written when set
+    metadata.update({key: value for key, value in labels.items() if value is not None})
+    return metadata, {**arrays, **state_arrays}
+
+
+def _optimizer_to_file(
+    optimizer: Any, state: Any, n_params: int
+) -> tuple[dict[str, Any] | None, dict[str, np.ndarray]]:
+    """The optimizer's metadata entry, and its state's arrays as members."""
+    if optimizer is None:
+        return None, {}
+    try:
+        config = optimizer_config(optimizer)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; {_WAY_OUT}") from exc
+    if state is None:
+        return {"config": config, "state": None}, {}
+    if type(state) is not dict:
+        raise _unstorable(f"a {type(state).__name__}")
+    lists, arrays, scalars = [], {}, {}
     for key, value in state.items():
-        if isinstance(value, (list, tuple)):
-            host[key] = [_host(a) for a in value]
-        elif isinstance(value, numbers.Integral):
-            host[key] = operator.index(value)
-        elif isinstance(value, numbers.Real):
-            host[key] = float(value)
+        if not isinstance(key, str):
+            raise _unstorable(f"a dict with the key {key!r}")
+        if isinstance(value, list) and len(value) == n_params and all(type(a) is np.ndarray for a in value):
+            lists.append(key)
+            arrays.update({f"optimizer/{key}/{i}": a for i, a in enumerate(value)})
+        elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+            scalars[key] = int(value) if isinstance(value, numbers.Integral) else float(value)
         else:
-            raise TypeError(
-                f"optimizer state entry {key!r} is a {type(value).__name__}: "
-                "expected a list of arrays, an int or a float"
-            )
-    return host
+            raise _unstorable(f"a dict whose {key!r} is a {type(value).__name__}")
+    return {"config": config, "state": {"arrays": sorted(lists), "scalars": scalars}}, arrays
+
+
+def _unstorable(what: str) -> ValueError:
+    return ValueError(
+        f"its optimizer state, {what}, cannot be stored: a model file holds a dict of lists of arrays "
+        f"(one per parameter) and of numbers; {_WAY_OUT}"
+    )
 
 
 def _json_number(value: Any) -> Any:
@@ -228,44 +257,7 @@ def _json_number(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
 
 
-def _to_file(prefix: str, s: _Snapshot) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The metadata and the arrays of a file."""
-    from . import __version__  # lazily: the package imports this module
-
-    arrays = dict(zip(model_file.parameter_names(len(s.layer_sizes) - 1), s.params))
-    optimizer = None
-    if s.optimizer is not None:
-        state = None
-        if s.state is not None:
-            lists = sorted(key for key, value in s.state.items() if isinstance(value, list))
-            for key in lists:
-                arrays.update({f"optimizer/{key}/{i}": a for i, a in enumerate(s.state[key])})
-            scalars = {key: value for key, value in s.state.items() if key not in lists}
-            state = {"arrays": lists, "scalars": scalars}
-        try:
-            config = optimizer_config(s.optimizer)
-        except ValueError as exc:
-            raise model_file.fail(prefix, f"{exc}; save(..., include_optimizer=False) leaves it out") from exc
-        optimizer = {"config": config, "state": state}
-    metadata = {
-        "format": model_file.FORMAT,
-        "format_version": model_file.FORMAT_VERSION,
-        "library_version": __version__,
-        "layer_sizes": s.layer_sizes,
-        "activations": [phi.name for phi in s.activations],
-        "dtype": s.dtype,
-        "init": s.init if isinstance(s.init, str) else None,
-        "optimizer": optimizer,
-        "n_updates": s.n_updates,
-        "rng_state": s.rng_state,
-        "schedule_state": s.schedule_state,
-    }
-    labels = {"task": s.task, "classes": s.classes}  # optional: written when set
-    metadata.update({key: value for key, value in labels.items() if value is not None})
-    return metadata, arrays
-
-
-def _from_file(metadata: dict[str, Any], arrays: dict[str, np.ndarray]) -> _Snapshot:
+def _from_file(metadata: dict[str, Any], arrays: dict[str, np.ndarray]) -> Snapshot:
     """The snapshot of a validated file."""
     n_layers = len(metadata["layer_sizes"]) - 1
     params = [arrays[name] for name in model_file.parameter_names(n_layers)]
@@ -276,7 +268,7 @@ def _from_file(metadata: dict[str, Any], arrays: dict[str, np.ndarray]) -> _Snap
             state = dict(entry["state"]["scalars"])
             for key in entry["state"]["arrays"]:
                 state[key] = [arrays[f"optimizer/{key}/{i}"] for i in range(len(params))]
-    return _Snapshot(
+    return Snapshot(
         layer_sizes=metadata["layer_sizes"],
         activations=metadata["activations"],
         dtype=metadata["dtype"],
@@ -285,38 +277,8 @@ def _from_file(metadata: dict[str, Any], arrays: dict[str, np.ndarray]) -> _Snap
         optimizer=optimizer,
         state=state,
         n_updates=metadata["n_updates"],
-        rng_state=metadata["rng_state"],
+        rng=generator(metadata["rng_state"]),
         schedule_state=metadata.get("schedule_state"),
         task=metadata.get("task"),
         classes=metadata.get("classes"),
     )
-
-
-def _build(s: _Snapshot, backend: Any, device: Any) -> Any:
-    """An MLP on ``backend``/``device`` holding the snapshot; each array moved once."""
-    from .model import MLP  # lazily: the model module calls this one
-
-    model = MLP(
-        s.layer_sizes,
-        s.activations[:-1],
-        s.activations[-1],
-        backend=backend,
-        device=device,
-        dtype=s.dtype,
-        init=s.init,
-    )
-    xp, n_layers = model.xp, len(s.layer_sizes) - 1
-    params = [xp.asarray(p, device=model.device) for p in s.params]
-    model.weights, model.biases = params[:n_layers], params[n_layers:]
-    model.optimizer = s.optimizer
-    model.optimizer_state = None
-    if s.state is not None:
-        model.optimizer_state = {
-            key: [xp.asarray(a, device=model.device) for a in value] if isinstance(value, list) else value
-            for key, value in s.state.items()
-        }
-    model.n_updates = s.n_updates
-    model.schedule_state = None if s.schedule_state is None else dict(s.schedule_state)
-    model.rng = model_file.generator(s.rng_state)
-    model.task, model.classes = s.task, None if s.classes is None else list(s.classes)
-    return model

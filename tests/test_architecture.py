@@ -11,7 +11,15 @@ from mlp_xp import training
 PACKAGE = Path(mlp_xp.__file__).parent
 # The edge: the only modules that may know array libraries by name (backends,
 # host data sets, the .npz file format, plotting grids).
-EDGE = {"_backend.py", "_model_file.py", "datasets.py", "persistence.py", "plots.py"}
+EDGE = {
+    "_backend.py",
+    "_model_file.py",
+    "_model_metadata.py",
+    "_npz.py",
+    "datasets.py",
+    "persistence.py",
+    "plots.py",
+}
 LIBRARIES = {"numpy", "cupy", "torch", "array_api_strict", "jax"}
 
 
@@ -65,3 +73,110 @@ def test_fit_reads_the_device_once_per_epoch(monkeypatch, rng):
     assert len(transfers) == 6 == history.n_epochs
     assert len(reads) == checks
     assert "__float__" not in reads
+
+
+# --- Layering: no import cycle, no imports hidden in functions ------------------------------
+
+# What functions may import: optional dependencies, where they are needed.
+OPTIONAL = {"sklearn", "matplotlib", "tqdm", "mlp_xp.estimators"}
+
+
+def _imports(source: str, module: str) -> tuple[set[str], set[str]]:
+    """(mlp_xp modules imported on import of ``module``, everything imported in its functions)."""
+    package = ["mlp_xp", *Path(module).parent.parts]
+    tree = ast.parse(source)
+    on_import = {id(node) for node in _run_on_import(tree.body)}
+    top, nested = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join([*package[: len(package) - node.level + 1], *([base] if base else [])])
+            names = [_module_of(base, alias.name) for alias in node.names]
+        else:
+            continue
+        (top if id(node) in on_import else nested).update(names)
+    return {name for name in top if name.split(".")[0] == "mlp_xp"}, nested
+
+
+def _run_on_import(body: list[ast.stmt]) -> list[ast.stmt]:
+    """The statements run on import: the module's, and those of its top-level if/try blocks."""
+    found = []
+    for node in body:
+        found.append(node)
+        if isinstance(node, (ast.If, ast.Try)):
+            blocks = [node.body, node.orelse, getattr(node, "finalbody", [])]
+            blocks += [handler.body for handler in getattr(node, "handlers", [])]
+            found.extend(_run_on_import([statement for block in blocks for statement in block]))
+    return found
+
+
+def _module_of(base: str, name: str) -> str:
+    """``from base import name``: the submodule ``base.name`` if there is one, else ``base``."""
+    if base.split(".")[0] != "mlp_xp":
+        return base
+    candidate = PACKAGE.joinpath(*base.split(".")[1:], name)
+    return f"{base}.{name}" if candidate.with_suffix(".py").exists() or candidate.is_dir() else base
+
+
+def _dotted(module: str) -> str:
+    parts = ["mlp_xp", *Path(module).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """An import cycle of ``graph`` (module -> modules it imports), or None."""
+    state: dict[str, str] = {}
+
+    def visit(path: list[str]) -> list[str] | None:
+        state[path[-1]] = "open"
+        for imported in sorted(graph.get(path[-1], ())):
+            if state.get(imported) == "open":
+                return [*path[path.index(imported) :], imported]
+            found = None if imported in state else visit([*path, imported])
+            if found:
+                return found
+        state[path[-1]] = "done"
+        return None
+
+    return next(filter(None, (visit([m]) for m in sorted(graph) if m not in state)), None)
+
+
+def _package_imports(module: str) -> tuple[set[str], set[str]]:
+    return _imports((PACKAGE / module).read_text(encoding="utf-8"), module)
+
+
+def test_the_package_has_no_import_cycle():
+    graph = {_dotted(module): _package_imports(module)[0] for module in MODULES}
+    assert _cycle(graph) is None, f"import cycle: {' -> '.join(_cycle(graph))}"
+    # The model file below the model, load above both.
+    assert "mlp_xp._model_file" in graph["mlp_xp.persistence"]
+    assert "mlp_xp.persistence" in graph["mlp_xp.model"] and "mlp_xp.model" in graph["mlp_xp.io"]
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_functions_import_only_optional_dependencies(module):
+    hidden = {name for name in _package_imports(module)[1] if name.split(".")[0] not in OPTIONAL}
+    hidden -= OPTIONAL
+    assert not hidden, f"{module} imports {sorted(hidden)} inside a function: import it at module level"
+
+
+def test_the_import_checks_see_cycles_and_hidden_imports():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+    source = """
+from . import _arrays
+from ..model import MLP
+try:
+    import numpy
+except ImportError:
+    pass
+def f():
+    from ..persistence import save
+    import tqdm
+"""
+    top, nested = _imports(source, "estimators/_example.py")
+    assert top == {"mlp_xp.estimators._arrays", "mlp_xp.model"}
+    assert nested == {"mlp_xp.persistence", "tqdm"}

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import stat
+import struct
 import zipfile
 
 import array_api_compat
@@ -128,6 +129,18 @@ def test_a_new_model_round_trips(tmp_path):
     assert loaded.optimizer is None and loaded.n_updates == 0 and loaded.init == "lecun"
     for a, b in zip(parameters(loaded), parameters(model)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_task_and_the_labels_travel_with_the_model(tmp_path):
+    model = mlp_xp.MLP([2, 3], "relu", "softmax", seed=0)
+    model.task, model.classes = "classification", ["cat", "dog", "eel"]
+    path = model.save(tmp_path / "model")
+    with np.load(path) as archive:
+        metadata = json.loads(archive["metadata"].tobytes())
+    assert (metadata["task"], metadata["classes"]) == ("classification", ["cat", "dog", "eel"])
+    for copy in (mlp_xp.load(path), model.to("numpy")):
+        assert (copy.task, copy.classes) == (model.task, model.classes)
+        assert copy.classes is not model.classes
 
 
 def test_the_file_holds_plain_arrays_and_json(rng, tmp_path):
@@ -261,6 +274,117 @@ def test_a_custom_optimizer_is_refused_with_a_way_out(rng, tmp_path):
     assert os.listdir(tmp_path) == ["model.npz"]
 
 
+class ListMomentum:
+    """A user optimizer whose state is a list of velocities (any state is allowed)."""
+
+    def init(self, params):
+        return [p * 0.0 for p in params]
+
+    def step(self, params, grads, state, lr):
+        velocity = [0.5 * v - lr * g for v, g in zip(state, grads)]
+        return [p + v for p, v in zip(params, velocity)], velocity
+
+
+class TreeMomentum(ListMomentum):
+    """The same, its state a tree of dicts, tuples, arrays, numbers and strings."""
+
+    def init(self, params):
+        return {"velocity": tuple(super().init(params)), "steps": 0, "note": "v"}
+
+    def step(self, params, grads, state, lr):
+        params, velocity = super().step(params, grads, state["velocity"], lr)
+        return params, {"velocity": tuple(velocity), "steps": state["steps"] + 1, "note": "v"}
+
+
+def _state_arrays(state):
+    return list(state) if isinstance(state, list) else list(state["velocity"])
+
+
+@pytest.mark.parametrize("optimizer", [ListMomentum, TreeMomentum])
+def test_to_carries_any_optimizer_state(make_mlp, backend, device, rng, optimizer):
+    x, y = data(rng)
+    options = dict(loss="cross_entropy", optimizer=optimizer(), lr=0.05, batch_size=8)
+    model = make_mlp(LAYERS, ["tanh", "relu"], "softmax", dtype="float64", seed=0)
+    model.fit(x, y, epochs=2, **options)
+    moved = model.to("numpy").to(backend, device)
+    assert type(moved.optimizer_state) is type(model.optimizer_state)
+    for a, b in zip(_state_arrays(moved.optimizer_state), _state_arrays(model.optimizer_state)):
+        assert array_api_compat.array_namespace(a) is moved.xp and array_api_compat.device(a) == moved.device
+        assert a is not b
+        np.testing.assert_array_equal(host(a), host(b))
+    for m in (model, moved):  # both continue the same way
+        m.fit(x, y, epochs=1, resume=True, **{**options, "optimizer": m.optimizer})
+    for a, b in zip(parameters(moved), parameters(model)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_state_a_file_cannot_hold_is_refused_with_a_way_out(rng, tmp_path):
+    model = trained(mlp_xp.MLP, rng)
+    model.optimizer_state = list(model.optimizer_state["m"])
+    with pytest.raises(
+        ValueError, match=r"^cannot save .*state, a list, cannot be stored.*include_optimizer=False"
+    ):
+        model.save(tmp_path / "model")
+    model.optimizer_state = {"m": model.optimizer_state, "t": "ten"}
+    with pytest.raises(ValueError, match=r"state, a dict whose 't' is a str, cannot be stored"):
+        model.save(tmp_path / "model")
+    assert os.listdir(tmp_path) == []
+    model.save(tmp_path / "model", include_optimizer=False)
+    assert os.listdir(tmp_path) == ["model.npz"]
+
+
+def test_a_subclassed_estimator_is_refused_by_save(tmp_path):
+    class MyClassifier(mlp_xp.MLPClassifier):
+        pass
+
+    x, y = np.random.default_rng(0).normal(size=(20, 2)), np.arange(20) % 2
+    estimator = MyClassifier((3,), tol=1e9, n_iter_no_change=1, random_state=0).fit(x, y)
+    with pytest.raises(
+        TypeError, match="save writes MLPClassifier and MLPRegressor only, not a MyClassifier"
+    ):
+        estimator.save(tmp_path / "mine")
+    assert os.listdir(tmp_path) == []
+
+
+def test_an_estimator_entry_beyond_the_floats_is_refused_naming_the_file(tmp_path):
+    x, y = np.random.default_rng(0).normal(size=(20, 2)), np.arange(20) % 2
+    classifier = mlp_xp.MLPClassifier((3,), tol=1e9, n_iter_no_change=1, random_state=0).fit(x, y)
+    path = classifier.save(tmp_path / "classifier")
+    _rewrite(path, lambda m: m["estimator"]["params"].__setitem__("learning_rate_init", 10**400))
+    with pytest.raises(ValueError, match=r"^cannot load .*estimator entry is invalid: int too large"):
+        mlp_xp.load(path)
+
+
+# --- Paths ---------------------------------------------------------------------------------
+
+
+def test_the_suffix_is_recognised_in_any_case(tmp_path):
+    path = mlp_xp.MLP([2, 1], seed=0).save(tmp_path / "model.NPZ")
+    assert path == tmp_path / "model.NPZ"
+    assert os.listdir(tmp_path) == ["model.NPZ"]
+
+
+def test_a_name_as_long_as_the_file_system_allows_is_saved(tmp_path):
+    """255 bytes, the limit of common file systems: the temporary file's name is shortened."""
+    model = mlp_xp.MLP([2, 1], seed=0)
+    path = model.save(tmp_path / ("m" * 251))
+    assert path.name == "m" * 251 + ".npz" and os.listdir(tmp_path) == [path.name]
+    for a, b in zip(parameters(mlp_xp.load(path)), parameters(model)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_folder_is_refused_clearly(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "taken.npz").mkdir()
+    model = mlp_xp.MLP([2, 1], seed=0)
+    for path, folder in [(".", "."), (tmp_path, str(tmp_path)), ("taken", "taken.npz")]:
+        with pytest.raises(
+            ValueError, match=rf"^cannot save the model to {re.escape(repr(folder))}: it is a folder"
+        ):
+            model.save(path)
+    assert os.listdir(tmp_path) == ["taken.npz"]
+
+
 def test_bad_arguments_are_named(rng, tmp_path):
     model = mlp_xp.MLP([2, 1], seed=0)
     with pytest.raises(TypeError, match="path must be a str or a path-like object, got 3"):
@@ -272,6 +396,38 @@ def test_bad_arguments_are_named(rng, tmp_path):
     with pytest.raises(ValueError, match="backend must be one of"):
         mlp_xp.load(model.save(tmp_path / "m"), backend="jax")
     assert os.listdir(tmp_path) == ["m.npz"]
+
+
+def test_a_version_1_file_loads(rng, tmp_path):
+    """Version 1 had no schedule_state: such files load as before, with none."""
+    model = trained(mlp_xp.MLP, rng)
+    path = model.save(tmp_path / "model")
+    _rewrite(path, lambda m: (m.update(format_version=1), m.pop("schedule_state")))
+    loaded = mlp_xp.load(path)
+    assert_same_model(loaded, model, None)
+    assert loaded.schedule_state is None
+
+
+def test_an_optimizer_state_may_hold_more_than_its_init_gives(rng, tmp_path):
+    """An optimizer whose state grows (a history of pairs, say) keeps more keys than ``init``."""
+    model = trained(mlp_xp.MLP, rng)
+    path = model.save(tmp_path / "model")
+    _rewrite(path, _set_state_scalar("rho/0", -2.5))
+    assert mlp_xp.load(path).optimizer_state["rho/0"] == -2.5
+
+
+def test_compressed_and_fortran_order_members_load(rng, tmp_path):
+    """numpy.savez_compressed writes deflated members, and F-contiguous arrays in Fortran order."""
+    model = trained(mlp_xp.MLP, rng)
+    path = model.save(tmp_path / "model")
+    with np.load(path) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    arrays["weights/1"] = np.asfortranarray(arrays["weights/1"])
+    np.savez_compressed(path, **arrays)
+    with zipfile.ZipFile(path) as archive:
+        assert {info.compress_type for info in archive.infolist()} == {zipfile.ZIP_DEFLATED}
+    loaded = mlp_xp.load(path)
+    assert_same_model(loaded, model, None)
 
 
 # --- Damaged and foreign files ---------------------------------------------------------
@@ -311,6 +467,21 @@ def _set(key, value):
     return lambda metadata: metadata.__setitem__(key, value)
 
 
+def _patch(path, *patches):
+    """Overwrite little-endian fields of the zip structures: (signature, offset, format, value)."""
+    raw = bytearray(path.read_bytes())
+    for signature, offset, fmt, value in patches:
+        struct.pack_into(fmt, raw, raw.index(signature) + offset, value)
+    path.write_bytes(bytes(raw))
+
+
+LOCAL, CENTRAL, END = b"PK\x03\x04", b"PK\x01\x02", b"PK\x05\x06"
+
+
+def _set_state_scalar(key, value):
+    return lambda metadata: metadata["optimizer"]["state"]["scalars"].__setitem__(key, value)
+
+
 DAMAGES = {
     "truncated": (_truncate, "it is not an .npz archive"),
     "random bytes": (lambda p: p.write_bytes(np.random.default_rng(0).bytes(4000)), "not an .npz archive"),
@@ -344,7 +515,10 @@ DAMAGES = {
         "saving or loading",
     ),
     "unknown dtype": (lambda p: _rewrite(p, _set("dtype", "float16")), "its dtype must be one of"),
-    "negative n_updates": (lambda p: _rewrite(p, _set("n_updates", -1)), "n_updates must be >= 0"),
+    "negative n_updates": (
+        lambda p: _rewrite(p, _set("n_updates", -1)),
+        r"n_updates must be in \[0, 9223372036854775807\]",
+    ),
     "boolean n_updates": (lambda p: _rewrite(p, _set("n_updates", True)), "'n_updates' must be int"),
     "bad rng state": (lambda p: _rewrite(p, _set("rng_state", {"bit_generator": "Xorshift"})), "rng_state"),
     "unknown optimizer": (
@@ -380,6 +554,57 @@ DAMAGES = {
     "an infinite state array": (
         lambda p: _rewrite(p, **{"optimizer/v/0": np.full((4, 6), np.inf)}),
         "optimizer/v/0 contains NaN or infinity",
+    ),
+    "an invalid init": (lambda p: _rewrite(p, _set("init", "uniform")), "its init must be null or one of"),
+    "huge layer sizes": (
+        lambda p: _rewrite(p, _set("layer_sizes", [4, 10**6, 10**6, 3])),
+        r"describe 1000009000003 parameters, more than the 4294967296 a model file may hold",
+    ),
+    "a negative Adam step count": (
+        lambda p: _rewrite(p, _set_state_scalar("t", -1)),
+        r"optimizer state must be a state with \{'m': 'list', 'v': 'list', 't': 'int'\} for Adam",
+    ),
+    "no Adam step count": (
+        lambda p: _rewrite(p, lambda m: m["optimizer"]["state"]["scalars"].pop("t")),
+        "its optimizer state must be a state with",
+    ),
+    "a state array also a scalar": (
+        lambda p: _rewrite(p, _set_state_scalar("m", 1)),
+        "its optimizer state must be a state with",
+    ),
+    "softmax in a hidden layer": (
+        lambda p: _rewrite(p, _set("activations", ["softmax", "relu", "softmax"])),
+        "its activations do not fit its layers: activation 'softmax' is for the output layer only",
+    ),
+    "softmax on one output": (
+        lambda p: _rewrite(p, _set("layer_sizes", [4, 6, 5, 1])),
+        "its activations do not fit its layers: .*softmax.* needs at least 2 output units",
+    ),
+    "an Adam eps beyond the floats": (
+        lambda p: _rewrite(p, lambda m: m["optimizer"]["config"].__setitem__("eps", 10**400)),
+        "its optimizer .* cannot be rebuilt: int too large to convert to float",
+    ),
+    "an unknown task": (
+        lambda p: _rewrite(p, _set("task", "clustering")),
+        "its task must be null, 'classification' or 'regression', got 'clustering'",
+    ),
+    "labels that do not fit the outputs": (
+        lambda p: _rewrite(p, lambda m: m.update(task="classification", classes=["a", "a", "b"])),
+        "its classes must be null or, with task 'classification', 3 distinct labels",
+    ),
+    "an encrypted member": (lambda p: _patch(p, (LOCAL, 6, "<H", 1), (CENTRAL, 8, "<H", 1)), "is encrypted"),
+    "a bzip2 member": (
+        lambda p: _patch(p, (LOCAL, 8, "<H", 12), (CENTRAL, 10, "<H", 12)),
+        "compressed with zip method 12: model files are stored or deflated",
+    ),
+    "a directory beyond the end": (lambda p: _patch(p, (END, 16, "<L", 2**31)), "damaged"),
+    "a member larger than its bytes": (
+        lambda p: _patch(p, (CENTRAL, 24, "<L", 2**31)),
+        r"announces 2147483648 bytes, more than its \d+ compressed bytes can hold",
+    ),
+    "metadata nested too deep": (
+        lambda p: _rewrite(p, metadata=np.frombuffer(b"[" * 100_000 + b"]" * 100_000, dtype=np.uint8)),
+        "not valid UTF-8 JSON",
     ),
     "a pickled object array": (
         lambda p: _rewrite(p, **{"weights/0": np.array([[{"exploit": 1}] * 6] * 4, dtype=object)}),

@@ -17,8 +17,8 @@ from .._backend import device_from_name
 from .._validation import check_loss_pair
 from ..costs import Cost, get_cost
 from ..history import History
+from ..io import load
 from ..model import MLP
-from ..persistence import load
 from ..progress import Progress
 from .data import TrainingData, read_data, training_data
 from .outputs import check_outputs, write_figures

@@ -15,6 +15,7 @@ from .._backend import get_namespace, namespace_of, to_numpy
 from ..persistence import save
 from ._arrays import forward_rows
 from ._data import check_fit_data, check_predict_X, sample_weights, split
+from ._entry import estimator_entry
 from ._fitted import record
 from ._network import continued_model, new_model, unchanged_on_failure
 from ._params import ALIASES, MLPParams
@@ -104,7 +105,10 @@ class MLPEstimator(MLPParams):
             ``random_state``) or a class label is not a None, bool, int, float
             or str (or lists, tuples, dicts of these): nothing is written.
         """
-        from ._file import estimator_entry  # lazily: it imports the estimator classes
-
+        if MLPEstimator not in type(self).__bases__:  # load rebuilds mlp_xp's own classes only
+            raise TypeError(
+                f"save writes MLPClassifier and MLPRegressor only, not a {type(self).__name__}: "
+                "save its network, estimator.model_.save(path)"
+            )
         check_is_fitted(self)
         return save(self.model_, path, estimator=estimator_entry(self))
