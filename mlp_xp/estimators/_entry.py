@@ -10,9 +10,9 @@ from typing import Any
 from ..schedules import Adaptive
 from ._fitted import STOCHASTIC
 
-# The fitted attributes an estimator file holds as they are (besides the
-# network, the labels, the feature names and the "adaptive" schedule), and
-# those that only the stochastic solvers record.
+# The fitted attributes every estimator file holds as they are (besides the
+# network, the labels, the feature names and the "adaptive" schedule); it holds
+# those of STOCHASTIC too where the estimator has them.
 FITTED = ("n_features_in_", "n_layers_", "n_outputs_", "out_activation_", "loss_", "n_iter_", "t_")
 
 

@@ -56,11 +56,8 @@ def estimator_from_entry(entry: Any, layer_sizes: list[int]) -> MLPClassifier | 
     check.check_choice(estimator.out_activation_, "out_activation_", outputs)
     for name in ("n_iter_", "t_"):
         check.check_int(getattr(estimator, name), name, minimum=0)
-    curve = getattr(estimator, "loss_curve_", [0.0])
-    if not (isinstance(curve, list) and curve) or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in curve
-    ):
-        raise ValueError(f"loss_curve_ must be a non-empty list of numbers, got {curve!r}")
+    if "loss_curve_" in fitted and not _is_curve(fitted["loss_curve_"]):  # absent after "lbfgs"
+        raise ValueError(f"loss_curve_ must be a non-empty list of numbers, got {fitted['loss_curve_']!r}")
     if "feature_names_in_" in fitted:
         estimator.feature_names_in_ = column_or_1d(fitted["feature_names_in_"], dtype=object)
     if "_adaptive" in fitted:
@@ -74,6 +71,15 @@ def estimator_from_entry(entry: Any, layer_sizes: list[int]) -> MLPClassifier | 
             fitted["classes_"], fitted["label_type"], layer_sizes[-1]
         )
     return estimator
+
+
+def _is_curve(value: Any) -> bool:
+    """Whether ``value`` is a non-empty list of numbers."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    )
 
 
 def _binarizer(classes: Any, label_type: Any, n_outputs: int) -> tuple[LabelBinarizer, Any]:

@@ -24,7 +24,8 @@ def record(
     estimator: Any, history: History, *, first: bool, n_samples: int, incremental: bool, diverged: bool
 ) -> None:
     """Set ``loss_curve_``, ``n_iter_``, ``t_``, the validation scores and the
-    network's shape attributes; warn when ``max_iter`` ends training or it diverged.
+    network's shape attributes; warn when ``max_iter`` ends training or it diverged
+    (for "lbfgs": ``record_lbfgs``).
 
     A diverged epoch counts as an iteration with a NaN loss (and validation
     score); the optimizer's sample count ``t_`` leaves it out, as its update was not kept.
