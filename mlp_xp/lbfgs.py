@@ -92,7 +92,8 @@ class LBFGS:
     (``full_batch``): pairs from different batches would mix curvature with
     sampling noise.  ``lr`` plays no part.  Host reads per iteration: one
     transfer of φ(0), φ'(0), ‖∇𝓔‖∞ and ‖d‖, then one of φ(α), φ'(α) and
-    ‖∇𝓔(θ + αd)‖∞ per trial step; the two-loop recursion reads nothing.
+    ‖∇𝓔(θ + αd)‖∞ per trial step (and, in ``fit``, one flag: whether θ is
+    still the point the state keeps); the two-loop recursion reads nothing.
 
     State: ``"s/i"``, ``"y/i"`` (lists of arrays shaped like the parameters)
     and ``"rho/i"`` for the pairs i = 0 (oldest) ... ; ``"n_iterations"``
