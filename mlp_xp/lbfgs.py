@@ -92,14 +92,18 @@ class LBFGS:
     (``full_batch``): pairs from different batches would mix curvature with
     sampling noise.  ``lr`` plays no part.  Host reads per iteration: one
     transfer of φ(0), φ'(0), ‖∇𝓔‖∞ and ‖d‖, then one of φ(α), φ'(α) and
-    ‖∇𝓔(θ + αd)‖∞ per trial step; the two-loop recursion reads nothing.
+    ‖∇𝓔(θ + αd)‖∞ per trial step (and, in ``fit``, one flag: whether θ is
+    still the point the state keeps); the two-loop recursion reads nothing.
 
     State: ``"s/i"``, ``"y/i"`` (lists of arrays shaped like the parameters)
     and ``"rho/i"`` for the pairs i = 0 (oldest) ... ; ``"n_iterations"``
-    (accepted steps), ``"n_evaluations"`` (objective evaluations, fit's own
-    one per step included: scikit-learn's ``max_fun`` counts these),
-    ``"status"`` (0 running, 1 converged, 2 stalled: no decrease even along
-    −∇𝓔, the rounding floor of 𝓔) and ``"value"``, 𝓔 at the returned θ.
+    (accepted steps), ``"n_evaluations"`` (objective evaluations by the line
+    search and by ``value_and_grad_from_state``: what scikit-learn's
+    ``max_fun`` counts), ``"status"`` (0 running, 1 converged, 2 stalled: no
+    decrease even along −∇𝓔, the rounding floor of 𝓔); and the point the step
+    returned: ``"value"`` 𝓔, ``"grads"`` ∇𝓔 (the line search's last
+    evaluation) and ``"params"``, a copy of θ, so that the next step need not
+    evaluate 𝓔 and ∇𝓔 there again (``value_and_grad_from_state``).
     """
 
     memory: int = 10
@@ -137,29 +141,47 @@ class LBFGS:
         value: Any,
         value_and_grad: Callable[[list[Any]], tuple[Any, list[Any]]],
     ) -> tuple[list[Any], dict[str, Any]]:
-        """One iteration from θ = ``params`` with ∇𝓔(θ) = ``grads`` and 𝓔(θ) = ``value``."""
-        xp, memory = namespace_of(*params), _memory(state)
-        direction, (value0, slope0, largest, length) = _direction(xp, grads, memory, value)
-        if memory and not slope0 < 0.0:  # rounding broke Hₖ's positive definiteness: restart
-            memory = []
+        """One iteration from θ = ``params`` with ∇𝓔(θ) = ``grads`` and 𝓔(θ) = ``value``.
+
+        Along dᵏ = −Hₖ∇𝓔, then, if that is not a descent direction or its line
+        search fails, once more from −∇𝓔 with an empty memory (a restart, as
+        SciPy's); θ stays where no step decreases 𝓔 even then (stalled).
+        """
+        xp, pairs = namespace_of(*params), _memory(state)
+        counts = {"n_iterations": state["n_iterations"], "n_evaluations": state["n_evaluations"]}
+        for memory in [pairs, []] if pairs else [[]]:
             direction, (value0, slope0, largest, length) = _direction(xp, grads, memory, value)
-        counts = {"n_iterations": state["n_iterations"], "n_evaluations": state["n_evaluations"] + 1}
-        if largest <= self.gtol or not (slope0 < 0.0 and math.isfinite(value0 + slope0)):
-            status = CONVERGED if largest <= self.gtol else RUNNING  # NaN or inf: fit reports it
-            return list(params), _state(memory, counts, status, value0)
-        phi = _restriction(xp, params, direction, value_and_grad)
-        first = 1.0 if memory else 1.0 / length  # along −∇𝓔, a first step of length 1 (SciPy's)
-        search = {"c1": self.c1, "c2": self.c2, "max_evaluations": self.max_line_search}
-        point, evaluations = strong_wolfe(phi, value0, slope0, first, **search)
-        counts["n_evaluations"] += evaluations
-        if point is None:  # no decrease found: restart from −∇𝓔, or stall if that was it
-            return list(params), _state([], counts, RUNNING if memory else STALLED, value0)
-        counts["n_iterations"] += 1
-        trial, _, largest = point.payload
+            if memory and not slope0 < 0.0:  # rounding broke Hₖ's positive definiteness
+                continue
+            if largest <= self.gtol or not (slope0 < 0.0 and math.isfinite(value0 + slope0)):
+                status = CONVERGED if largest <= self.gtol else RUNNING  # NaN or inf: fit reports it
+                return list(params), _state(memory, counts, status, (value0, params, grads))
+            phi = _restriction(xp, params, direction, value_and_grad)
+            first = 1.0 if memory else 1.0 / length  # along −∇𝓔, a first step of length 1 (SciPy's)
+            search = {"c1": self.c1, "c2": self.c2, "max_evaluations": self.max_line_search}
+            point, evaluations = strong_wolfe(phi, value0, slope0, first, **search)
+            counts["n_evaluations"] += evaluations
+            if point is not None:
+                return self._accept(memory, counts, point, value0, slope0, direction, grads)
+        return list(params), _state([], counts, STALLED, (value0, params, grads))
+
+    def _accept(
+        self,
+        memory: Memory,
+        counts: dict[str, int],
+        point: Point,
+        value0: float,
+        slope0: float,
+        direction: list[Any],
+        grads: Sequence[Any],
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """θ + αd of the line search's ``point``, and the state after that step."""
+        trial, new_grads, largest = point.payload
         memory = self._remember(memory, point, slope0, direction, grads)
         small_decrease = value0 - point.value <= self.ftol * max(abs(value0), abs(point.value), 1.0)
         status = CONVERGED if largest <= self.gtol or small_decrease else RUNNING
-        return trial, _state(memory, counts, status, point.value)
+        counts = {**counts, "n_iterations": counts["n_iterations"] + 1}
+        return trial, _state(memory, counts, status, (point.value, trial, new_grads))
 
     def _remember(
         self, memory: Memory, point: Point, slope0: float, direction: list[Any], grads: Sequence[Any]
@@ -207,9 +229,53 @@ def _memory(state: dict[str, Any]) -> Memory:
     return [(state[f"s/{i}"], state[f"y/{i}"], state[f"rho/{i}"]) for i in range(count)]
 
 
-def _state(memory: Memory, counts: dict[str, int], status: int, value: float) -> dict[str, Any]:
-    """A state holding ``memory`` under the keys s/i, y/i, rho/i, and the scalars."""
+def _state(
+    memory: Memory, counts: dict[str, int], status: int, point: tuple[float, Any, Any]
+) -> dict[str, Any]:
+    """A state holding ``memory`` under the keys s/i, y/i, rho/i, the scalars, and the point
+    (𝓔, θ, ∇𝓔) that the step returns: 𝓔 as ``"value"``, ∇𝓔 as ``"grads"``, a copy of θ as
+    ``"params"`` (the caller owns θ and may change it)."""
+    value, params, grads = point
+    xp = namespace_of(*params)
     state: dict[str, Any] = {**counts, "status": status, "value": value}
+    state.update({"params": [xp.asarray(p, copy=True) for p in params], "grads": list(grads)})
     for i, (s, y, rho) in enumerate(memory):
         state.update({f"s/{i}": s, f"y/{i}": y, f"rho/{i}": rho})
     return state
+
+
+def value_and_grad_from_state(
+    params: Sequence[Any], state: Any, value_and_grad: Callable[[list[Any]], tuple[Any, list[Any]]]
+) -> tuple[Any, list[Any], Any]:
+    """𝓔(θ) and ∇𝓔(θ) at θ = ``params``, and the state to step from (as optax's function of this name).
+
+    A state of ``LBFGS.step`` keeps 𝓔 and ∇𝓔 at the θ the step returned (the
+    line search's last evaluation) beside a copy of that θ.  When ``params``
+    equal that copy element for element (one read), they are returned and
+    nothing is evaluated; otherwise (a first step, parameters set since, a
+    state without them) ``value_and_grad(params)`` is called and counted in
+    the state's ``"n_evaluations"``.  The caller must keep the objective the
+    same from one step to the next (``without_evaluation`` drops what a state
+    keeps when it changes).
+    """
+    if isinstance(state, dict) and "params" in state and _same(params, state["params"]):
+        return state["value"], state["grads"], state
+    value, grads = value_and_grad(list(params))
+    if isinstance(state, dict) and "n_evaluations" in state:
+        state = {**state, "n_evaluations": state["n_evaluations"] + 1}
+    return value, grads, state
+
+
+def without_evaluation(state: Any) -> Any:
+    """``state`` without the evaluation of 𝓔 and ∇𝓔 it keeps (for another objective)."""
+    if not isinstance(state, dict):
+        return state
+    return {key: value for key, value in state.items() if key not in ("params", "grads")}
+
+
+def _same(a: Sequence[Any], b: Sequence[Any]) -> bool:
+    """Whether two vectors (lists of arrays) have the same shapes and values, in one read."""
+    if len(a) != len(b) or any(u.shape != v.shape for u, v in zip(a, b)):
+        return False
+    xp = namespace_of(*a)
+    return host_floats(xp, [xp.all(xp.stack([xp.all(u == v) for u, v in zip(a, b)]))])[0] == 1.0

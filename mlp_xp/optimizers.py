@@ -9,7 +9,8 @@ needs these two methods.  An optimizer whose class sets ``needs_objective =
 True`` (the line search) is called ``step(params, grads, state, lr,
 value=𝓔(θ), objective=θ ↦ 𝓔(θ))`` on the batch objective; one that sets
 ``needs_value_and_grad = True`` (L-BFGS) gets ``value_and_grad=θ ↦ (𝓔(θ),
-∇𝓔(θ))`` instead, 𝓔 then a 0-d device array.  One that sets ``full_batch =
+∇𝓔(θ))`` instead, 𝓔 then a 0-d device array (or the float its state keeps,
+``lbfgs.value_and_grad_from_state``).  One that sets ``full_batch =
 True`` refuses mini-batches (``check_batching``), and one with a method
 ``converged(state)`` stops ``fit`` when it returns True.
 

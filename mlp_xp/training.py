@@ -31,6 +31,7 @@ from ._backend import host_floats, quiet_overflow
 from ._validation import check_parameters
 from .costs import Cost
 from .history import BestEpoch, EarlyStopping, History
+from .lbfgs import value_and_grad_from_state, without_evaluation
 from .metrics import score
 from .network import forward, is_fused, output_error
 from .objective import accumulation_dtype, global_norm, objective_gradients, objective_value, ratio
@@ -100,8 +101,8 @@ def train(model: Any, data: TrainingData, cost: Cost, config: FitConfig, rng: An
     epoch, and a fit stopped in its first epoch leaves the model as it was.
     """
     params = [*model.weights, *model.biases]
-    if config.resume:
-        state, step = model.optimizer_state, model.n_updates
+    if config.resume:  # an evaluation the state keeps is of the last fit's objective
+        state, step = without_evaluation(model.optimizer_state), model.n_updates
     else:
         state, step = config.optimizer.init(params), 0
     history = History()
@@ -237,6 +238,8 @@ def _update(
     """
     xp, optimizer, alpha = model.xp, config.optimizer, config.alpha
     output = not is_fused(model.phis[-1], cost)
+    if getattr(optimizer, "needs_value_and_grad", False):
+        return _value_and_grad_update(model, params, state, batch, cost, config, step, wide, diagnose)
     total, weight, dW, db = objective_gradients(
         xp, params, model.phis, batch, cost, alpha, wide, output=output
     )
@@ -246,18 +249,7 @@ def _update(
         norm = global_norm(xp, grads)
         grads = [g * (config.clip_norm / xp.maximum(norm, config.clip_norm)) for g in grads]
     lr = learning_rate(config.schedule, step)
-    if getattr(optimizer, "needs_value_and_grad", False):
-
-        def value_and_grad(trial: list[Any]) -> tuple[Any, list[Any]]:
-            trial_total, trial_weight, trial_dW, trial_db = objective_gradients(
-                xp, trial, model.phis, batch, cost, alpha, wide, output=output
-            )
-            return trial_total / trial_weight, [*trial_dW, *trial_db]
-
-        params, state = optimizer.step(
-            params, grads, state, lr, value=total / weight, value_and_grad=value_and_grad
-        )
-    elif getattr(optimizer, "needs_objective", False):
+    if getattr(optimizer, "needs_objective", False):
 
         def objective(trial: list[Any]) -> float:
             return objective_value(xp, trial, model.phis, batch, cost, alpha, wide)
@@ -268,6 +260,42 @@ def _update(
     else:  # in place on the epoch's working copies (and on grads) where the optimizer can
         params, state = owned_step(optimizer)(params, grads, state, lr)
     return list(params), state, total, weight, norms
+
+
+def _value_and_grad_update(
+    model: Any,
+    params: list[Any],
+    state: Any,
+    batch: tuple[Any, Any, Any],
+    cost: Cost,
+    config: FitConfig,
+    step: int,
+    wide: Any,
+    diagnose: bool,
+) -> tuple[list[Any], Any, Any, Any, list[Any] | None]:
+    """``_update`` for an optimizer that evaluates θ ↦ (𝓔, ∇𝓔) itself (L-BFGS's line search).
+
+    In full-batch training 𝓔 and ∇𝓔 at θ are those its state keeps of the θ its
+    last step returned, when θ has not been changed since; otherwise they are
+    evaluated.  The batch's sums returned are 𝓔 over a weight of 1.
+    """
+    xp, output = model.xp, not is_fused(model.phis[-1], cost)
+
+    def value_and_grad(trial: list[Any]) -> tuple[Any, list[Any]]:
+        total, weight, dW, db = objective_gradients(
+            xp, trial, model.phis, batch, cost, config.alpha, wide, output=output
+        )
+        return total / weight, [*dW, *db]
+
+    if config.batch_size is not None:  # each batch has its own objective: evaluate at every step
+        state = without_evaluation(state)
+    value, grads, state = value_and_grad_from_state(params, state, value_and_grad)
+    norms = [global_norm(xp, [g]) for g in grads[: len(model.phis)]] if diagnose else None
+    lr = learning_rate(config.schedule, step)
+    params, state = config.optimizer.step(
+        params, grads, state, lr, value=value, value_and_grad=value_and_grad
+    )
+    return list(params), state, xp.asarray(value, dtype=wide, device=model.device), 1.0, norms
 
 
 def _end_epoch(

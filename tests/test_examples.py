@@ -53,3 +53,14 @@ def test_readme_estimator_example_runs(capsys):
     code = re.search(r"## scikit-learn estimators.*?```python\n(.*?)```", text, re.S).group(1)
     exec(code, {})
     assert float(re.search(r"accuracy ([\d.]+)%", capsys.readouterr().out).group(1)) >= 95.0
+
+
+def test_readme_line_search_example_prints_what_the_readme_shows(backend, capsys):
+    """Seed 004's gradient descent with Armijo backtracking and the exact line search: the
+    errors and steps printed are those the README shows, on every backend."""
+    text = README.read_text(encoding="utf-8")
+    code, shown = re.search(
+        r"### Optimizers.*?Seed 004's gradient descent.*?```python\n(.*?)```\n\n```text\n(.*?)```", text, re.S
+    ).groups()
+    exec(code.replace('backend="numpy"', f"backend={backend!r}"), {})
+    assert capsys.readouterr().out == shown

@@ -65,8 +65,9 @@ def test_the_newest_pair_satisfies_the_secant_equation(xp, device, rng):
 
 def test_first_trial_has_unit_length_and_a_failed_search_restarts_then_stalls(xp, device):
     """f(θ) = ½‖θ‖² with a value that never decreases (as at the rounding floor): the first
-    trial step along −g has length 1 (SciPy's 1/‖g‖); the search fails, θ is kept; with
-    pairs in memory they are dropped and the status stays running, without, it stalls."""
+    trial step along −g has length 1 (SciPy's 1/‖g‖); the search fails, θ is kept and the
+    step stalls.  With a pair in memory, its failed search restarts at once from −g with
+    the memory emptied (as SciPy's), and stalls when that fails too."""
     params = [xp.asarray([3.0, 4.0], dtype=xp.float64, device=device)]
     trials = []
 
@@ -80,10 +81,12 @@ def test_first_trial_has_unit_length_and_a_failed_search_restarts_then_stalls(xp
     )
     np.testing.assert_allclose(np.linalg.norm(trials[0] - [3.0, 4.0]), 1.0)
     assert new[0] is params[0] and len(trials) == 5
-    assert state == {"n_iterations": 0, "n_evaluations": 6, "status": lbfgs.STALLED, "value": 12.5}
+    scalars = {k: v for k, v in state.items() if not isinstance(v, list)}
+    assert scalars == {"n_iterations": 0, "n_evaluations": 5, "status": lbfgs.STALLED, "value": 12.5}
     pair = {"s/0": [params[0]], "y/0": [params[0]], "rho/0": 0.04}
     _, state = optimizer.step(params, params, {**state, **pair}, 0.1, value=12.5, value_and_grad=flat_value)
-    assert state["status"] == lbfgs.RUNNING and "rho/0" not in state
+    assert state["status"] == lbfgs.STALLED and "rho/0" not in state
+    assert state["n_evaluations"] == 15 and len(trials) == 15
 
 
 def test_a_pair_without_curvature_is_skipped(xp, device):
@@ -98,7 +101,7 @@ def test_a_pair_without_curvature_is_skipped(xp, device):
 
     optimizer = LBFGS(max_line_search=4)
     new, state = optimizer.step(params, [c], optimizer.init(params), 0.1, value=0.0, value_and_grad=linear)
-    assert state["value"] < 0.0 and state["n_iterations"] == 1 and state["n_evaluations"] == 5
+    assert state["value"] < 0.0 and state["n_iterations"] == 1 and state["n_evaluations"] == 4
     assert float(host(linear(new)[0])) == state["value"] and "rho/0" not in state
 
 
@@ -215,8 +218,9 @@ def test_every_backend_trains_to_numpy_s_model(backend, make_mlp, rng):
 
 
 def test_counts_every_objective_evaluation(make_mlp, rng):
-    """``n_evaluations`` = fit's one per step + every call of value_and_grad; the line search
-    calls it at least once per iteration (scikit-learn's max_fun is stopped on this count)."""
+    """``n_evaluations`` = fit's one evaluation at the start + every call of value_and_grad by
+    the line search: each later step starts from the point (𝓔, ∇𝓔) its line search last
+    evaluated, which the state keeps (scikit-learn's max_fun is stopped on this count)."""
     calls = []
 
     class Counted(LBFGS):
@@ -231,8 +235,99 @@ def test_counts_every_objective_evaluation(make_mlp, rng):
     model = make_mlp([2, 6, 1], "tanh", "sigmoid", dtype="float64", seed=0)
     history = model.fit(x, y, loss="binary_cross_entropy", optimizer=Counted(), batch_size=None, epochs=15)
     state = model.optimizer_state
-    assert state["n_evaluations"] == history.n_epochs + len(calls)
+    assert state["n_evaluations"] == 1 + len(calls)
     assert state["n_iterations"] == history.n_epochs and len(calls) >= history.n_epochs
+
+
+def test_value_and_grad_from_state_reuses_the_state_s_point_only_where_theta_is_it(xp, device):
+    """At the θ the state keeps (equal values, other arrays): its 𝓔 and ∇𝓔, nothing evaluated;
+    elsewhere, or with a state that keeps no point: evaluated, and counted where it counts."""
+    calls = []
+
+    def value_and_grad(trial):
+        calls.append(1)
+        return xp.sum(trial[0] * trial[0]), [2.0 * trial[0]]
+
+    theta = [xp.asarray([1.0, 2.0], dtype=xp.float64, device=device)]
+    kept = [xp.asarray([9.0, 9.0], dtype=xp.float64, device=device)]
+    state = {"n_evaluations": 4, "value": 5.0, "params": [theta[0] + 0.0], "grads": kept}
+    value, grads, after = lbfgs.value_and_grad_from_state(theta, state, value_and_grad)
+    assert (value, grads, after, calls) == (5.0, kept, state, [])
+    moved = [theta[0] + 1e-12]
+    value, grads, after = lbfgs.value_and_grad_from_state(moved, state, value_and_grad)
+    assert calls == [1] and after["n_evaluations"] == 5 and state["n_evaluations"] == 4
+    np.testing.assert_allclose(host(grads[0]), 2.0 * host(moved[0]))
+    for other in (None, lbfgs.without_evaluation(state)):
+        assert lbfgs.value_and_grad_from_state(theta, other, value_and_grad)[2] == (
+            other if other is None else {**other, "n_evaluations": 5}
+        )
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize("in_place", [False, True])
+def test_parameters_set_by_a_callback_are_evaluated_anew(in_place, make_mlp, rng):
+    """A callback halves Ω¹ after epoch 2, by assignment or by writing into the array: the
+    next step starts from 𝓔 and ∇𝓔 at the halved parameters (the loss recorded for epoch 3
+    is theirs), which costs one evaluation more; equal values would have cost none."""
+    x, y = rng.normal(size=(30, 2)), rng.integers(0, 2, size=30).astype(float)
+    expected = []
+
+    def halve(model, history):
+        if history.n_epochs == 2:
+            if in_place:
+                model.weights[0][...] = 0.5 * model.weights[0]
+            else:
+                model.weights[0] = 0.5 * model.weights[0]
+            expected.append(model.gradients(x, y, loss="binary_cross_entropy")[0])
+
+    calls = []
+
+    class Counted(LBFGS):
+        def step(self, params, grads, state, lr, *, value, value_and_grad):
+            def counted(trial):
+                calls.append(1)
+                return value_and_grad(trial)
+
+            return super().step(params, grads, state, lr, value=value, value_and_grad=counted)
+
+    model = make_mlp([2, 6, 1], "tanh", "sigmoid", dtype="float64", seed=0)
+    options = dict(loss="binary_cross_entropy", optimizer=Counted(ftol=0.0), batch_size=None, epochs=4)
+    history = model.fit(x, y, callbacks=halve, **options)
+    assert history.loss[2] == pytest.approx(expected[0], rel=1e-12) and history.loss[2] != history.loss[1]
+    assert model.optimizer_state["n_evaluations"] == 2 + len(calls)
+
+
+def test_a_resumed_fit_evaluates_its_own_objective(make_mlp, rng):
+    """resume=True on other targets: the first loss recorded is the new objective's at θ, not
+    the value the state keeps of the last fit's objective at the same θ."""
+    x = rng.normal(size=(30, 2))
+    model = make_mlp([2, 4, 1], "tanh", "identity", dtype="float64", seed=0)
+    options = dict(optimizer="lbfgs", batch_size=None)
+    model.fit(x, x[:, 0] - x[:, 1], epochs=3, **options)
+    new_targets = x[:, 0] * x[:, 1]
+    expected = model.gradients(x, new_targets)[0]
+    history = model.fit(x, new_targets, epochs=1, resume=True, **options)
+    assert history.loss[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_mini_batches_evaluate_every_step(make_mlp, rng):
+    """WeightsOnly(LBFGS) lets mini-batches through: each batch has its own objective, so
+    every step evaluates 𝓔 and ∇𝓔 on its batch, none takes the previous batch's."""
+    calls = []
+
+    class Counted(LBFGS):
+        def step(self, params, grads, state, lr, *, value, value_and_grad):
+            def counted(trial):
+                calls.append(1)
+                return value_and_grad(trial)
+
+            return super().step(params, grads, state, lr, value=value, value_and_grad=counted)
+
+    x, y = rng.normal(size=(30, 2)), rng.integers(0, 2, size=30)
+    model = make_mlp([2, 1], "tanh", "sigmoid", dtype="float64", seed=0)
+    optimizer = mlp_xp.optimizers.WeightsOnly(Counted(ftol=0.0))
+    model.fit(x, y, loss="binary_cross_entropy", optimizer=optimizer, batch_size=10, epochs=2)
+    assert model.n_updates == 6 and model.optimizer_state["n_evaluations"] == 6 + len(calls)
 
 
 def test_a_callback_can_stop_on_the_evaluation_count(make_mlp, rng):
@@ -252,9 +347,9 @@ def test_a_callback_can_stop_on_the_evaluation_count(make_mlp, rng):
 
 def test_reads_one_transfer_per_evaluation_and_nothing_else(monkeypatch, rng):
     """On array_api_strict: the L-BFGS step's host reads are one ``host_floats`` transfer per
-    objective evaluation (the start of each step, then each trial); no other scalar is read
-    per iteration (fit(epochs=3) and fit(epochs=8) read the same scalars: those of the
-    per-fit data checks)."""
+    step (φ(0), φ'(0), ‖∇𝓔‖∞, ‖d‖), one per trial step, and, from the second step on, one
+    flag (θ is still the point the state keeps); no other scalar is read per iteration
+    (fit(epochs=3) and fit(epochs=8) read the same scalars: those of the per-fit data checks)."""
     xs = pytest.importorskip("array_api_strict")
     array_type, reads, transfers = type(xs.asarray(0.0)), [], []
     for method in ("__float__", "__bool__", "__int__", "__index__"):
@@ -268,7 +363,8 @@ def test_reads_one_transfer_per_evaluation_and_nothing_else(monkeypatch, rng):
         reads.clear(), transfers.clear()
         model = mlp_xp.MLP([2, 6, 2], "tanh", "softmax", backend="array_api_strict", dtype="float64", seed=0)
         model.fit(x, y, loss="cross_entropy", optimizer="lbfgs", batch_size=None, epochs=epochs)
-        assert len(transfers) == model.optimizer_state["n_evaluations"] and model.history.n_epochs == epochs
+        trials = model.optimizer_state["n_evaluations"] - 1  # all but fit's first evaluation
+        assert model.history.n_epochs == epochs and len(transfers) == trials + epochs + (epochs - 1)
         counted.append(len(reads))
     assert counted[0] == counted[1]
 
@@ -337,7 +433,8 @@ def test_memory_keeps_the_newest_m_pairs(make_mlp, rng):
 
 def test_resume_through_save_and_load_continues_exactly(make_mlp, backend, device, rng, tmp_path):
     """3 iterations, save, load, 4 more with resume=True == 7 in one go, bit for bit: the pairs
-    travel as arrays per parameter (s/i, y/i), ρ and the counts as JSON numbers."""
+    travel as arrays per parameter (s/i, y/i), ρ and the counts as JSON numbers, and so does
+    the point the state keeps (params, grads, value)."""
     x, y = rng.normal(size=(40, 3)), rng.integers(0, 3, size=40)
     optimizer = LBFGS(memory=2, ftol=0.0)
     options = dict(loss="cross_entropy", optimizer=optimizer, batch_size=None, alpha=1e-2)
@@ -350,8 +447,11 @@ def test_resume_through_save_and_load_continues_exactly(make_mlp, backend, devic
     resumed.fit(x, y, epochs=4, resume=True, **options)
     for a, b in zip(parameters(resumed), parameters(once)):
         np.testing.assert_array_equal(a, b)
+    # The resumed fit evaluates 𝓔 and ∇𝓔 at its start (the state's evaluation belongs to the
+    # last fit's objective), once more than the fit in one go, which gives the same numbers.
     assert {k: v for k, v in resumed.optimizer_state.items() if not isinstance(v, list)} == {
-        k: v for k, v in once.optimizer_state.items() if not isinstance(v, list)
+        **{k: v for k, v in once.optimizer_state.items() if not isinstance(v, list)},
+        "n_evaluations": once.optimizer_state["n_evaluations"] + 1,
     }
 
 

@@ -17,6 +17,7 @@ from ._arrays import forward_rows
 from ._data import check_fit_data, check_predict_X, sample_weights, split
 from ._entry import estimator_entry
 from ._fitted import record
+from ._lbfgs import train_lbfgs
 from ._network import continued_model, new_model, unchanged_on_failure
 from ._params import ALIASES, MLPParams
 from ._training import NON_FINITE, train_network
@@ -74,10 +75,13 @@ class MLPEstimator(MLPParams):
         else:
             model = continued_model(self, sizes, activation, output_activation)
         train, validation = split(self, model.rng, X, targets, weights, y)
-        history, diverged = train_network(
-            self, model, loss, train, validation, first=first, incremental=incremental
-        )
-        if diverged and not self.early_stopping:
+        if self.solver == "lbfgs":
+            history, diverged = train_lbfgs(self, model, loss, train)
+        else:
+            history, diverged = train_network(
+                self, model, loss, train, validation, first=first, incremental=incremental
+            )
+        if diverged and not self._early_stops():
             raise ValueError(NON_FINITE)
         self.model_ = model
         n_samples = train[0].shape[0]

@@ -131,11 +131,11 @@ def class_weights(class_weight: Any, y: Any, incremental: bool) -> Any:
 def split(estimator: Any, rng: Any, X: Any, targets: Any, weights: Any, y: Any) -> tuple[tuple, Any]:
     """((X, targets, weights) to train on, validation (X, targets) or None).
 
-    With ``early_stopping`` a fraction of the rows is held out, drawn from the
-    host generator ``rng``; for classifiers with one output, stratified as
-    scikit-learn does, by the rows of the binarized targets.
+    With ``early_stopping`` (and a stochastic solver) a fraction of the rows is
+    held out, drawn from the host generator ``rng``; for classifiers with one
+    output, stratified as scikit-learn does, by the rows of the binarized targets.
     """
-    if not estimator.early_stopping:
+    if not estimator._early_stops():
         return (X, targets, weights), None
     fraction, seed = estimator.validation_fraction, int(rng.integers(2**31 - 1))
     stratify = is_classifier(estimator) and y.ndim == 1

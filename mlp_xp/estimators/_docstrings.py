@@ -6,12 +6,15 @@ PARAMETERS = """
     activation : str, default="relu"
         Φ of the hidden layers: "identity", "logistic" (scikit-learn's name of
         "sigmoid"), "tanh", "relu", or another hidden activation of mlp_xp.
-    solver : {"adam", "sgd", "line_search"}, default="adam"
-        Adam, SGD with (Nesterov) momentum, or gradient descent with a
-        backtracking line search that starts each update from
-        ``learning_rate_init`` (give it a larger one, e.g. 1.0, and a full batch).
-        scikit-learn's "lbfgs" is not available yet; ``partial_fit`` is absent
-        (``hasattr`` is False) with ``solver="lbfgs"``, as in scikit-learn.
+    solver : {"adam", "sgd", "lbfgs", "line_search"}, default="adam"
+        Adam, SGD with (Nesterov) momentum, L-BFGS on the whole training set
+        (``mlp_xp.LBFGS``: strong Wolfe line search, memory 10, on any
+        backend), or gradient descent with a backtracking line search that
+        starts each update from ``learning_rate_init`` (give it a larger one,
+        e.g. 1.0, and a full batch).  As in scikit-learn, "lbfgs" has no
+        ``partial_fit`` (``hasattr`` is False) and ignores ``batch_size``,
+        ``shuffle``, the learning-rate parameters, ``early_stopping`` and
+        ``n_iter_no_change``.
     alpha : float, default=1e-4
         L2 penalty: the batch objective is 𝓔 + (α / (2 Σw)) Σⱼ ‖Ωʲ‖².
     batch_size : int or "auto", default="auto"
@@ -26,20 +29,24 @@ PARAMETERS = """
     power_t : float, default=0.5
         Exponent of "invscaling".
     max_iter : int, default=200
-        Epochs at most (passes over the training data).
+        Epochs at most (passes over the training data); for "lbfgs", iterations.
     shuffle : bool, default=True
         Shuffle the samples every epoch; False visits them in order.
     random_state : None, int or numpy.random.RandomState, default=None
         Seeds the initial weights, the batch orders and the validation split.
     tol : float, default=1e-4
-        Improvement of the training loss (or validation score) that counts.
+        Improvement of the training loss (or validation score) that counts;
+        for "lbfgs", the largest gradient entry ‖∇‖∞ of a converged network
+        (SciPy's ``gtol``, as scikit-learn passes it).
     verbose : bool, default=False
-        Print scikit-learn's lines: "Iteration N, loss = …" per epoch, with
-        early stopping "Validation score: …", and why training stopped.
+        Print scikit-learn's lines: "Iteration N, loss = …" per epoch (per
+        iteration for "lbfgs"), with early stopping "Validation score: …",
+        and why training stopped.
     warm_start : bool, default=False
-        ``fit`` continues the fitted network and its optimizer state, moved
-        to ``backend`` and ``device`` if they have changed since (``dtype``
-        cannot change: a warm start refuses another explicit ``dtype``).
+        ``fit`` continues the fitted network and its optimizer state ("lbfgs":
+        a fresh L-BFGS memory, as scikit-learn), moved to ``backend`` and
+        ``device`` if they have changed since (``dtype`` cannot change: a warm
+        start refuses another explicit ``dtype``).
     momentum : float in [0, 1), default=0.9
         Momentum of "sgd".
     nesterovs_momentum : bool, default=True
@@ -50,6 +57,7 @@ PARAMETERS = """
         or R²) has not improved by ``tol`` for ``n_iter_no_change`` + 1 epochs,
         and keep the parameters of the best epoch (also when a later epoch
         diverges: training then stops with a ``ConvergenceWarning``).
+        Ignored by "lbfgs".
     validation_fraction : float in (0, 1), default=0.1
     beta_1, beta_2 : float in [0, 1), default=0.9, 0.999
         Adam's decay rates.
@@ -59,7 +67,8 @@ PARAMETERS = """
         Training stops after ``n_iter_no_change`` + 1 epochs in a row without an
         improvement of ``tol`` (as scikit-learn); ``math.inf`` never stops early.
     max_fun : int, default=15000
-        scikit-learn's budget of loss evaluations for "lbfgs" (checked, ≥ 1).
+        "lbfgs" stops after the iteration in which its evaluations of the loss
+        (and gradient) exceed ``max_fun``, with a ``ConvergenceWarning``.
     backend : {"numpy", "cupy", "torch", "array_api_strict"}, default="numpy"
         Where the network trains; the training data moves there once per fit.
     device : optional
@@ -71,9 +80,10 @@ PARAMETERS = """
 
 ATTRIBUTES = """
     loss_ : float
-        The training loss of the last epoch.
+        The training loss of the last epoch; for "lbfgs", at the final parameters.
     loss_curve_ : list of float
-        The training loss of every epoch, across warm starts and ``partial_fit``.
+        The training loss of every epoch, across warm starts and ``partial_fit``
+        (as ``best_loss_`` and the validation scores, not set by "lbfgs").
     best_loss_ : float or None
         The smallest training loss; None with ``early_stopping``.
     validation_scores_ : list of float or None
@@ -81,9 +91,10 @@ ATTRIBUTES = """
     best_validation_score_ : float or None
         Their best value with ``early_stopping``, else None.
     n_iter_ : int
-        Epochs run by the last ``fit`` (1 for ``partial_fit``).
+        Epochs run by the last ``fit`` (1 for ``partial_fit``); for "lbfgs",
+        the iterations of the last ``fit``.
     t_ : int
-        Training samples seen by the optimizer, in all.
+        Training samples seen by the optimizer, in all (0 for "lbfgs").
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only for data with column names (a DataFrame).

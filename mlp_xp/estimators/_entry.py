@@ -8,29 +8,19 @@ import numbers
 from typing import Any
 
 from ..schedules import Adaptive
+from ._fitted import STOCHASTIC
 
-# The fitted attributes an estimator file holds as they are (besides the
-# network, the labels, the feature names and the "adaptive" schedule).
-FITTED = (
-    "n_features_in_",
-    "n_layers_",
-    "n_outputs_",
-    "out_activation_",
-    "loss_",
-    "loss_curve_",
-    "n_iter_",
-    "t_",
-    "best_loss_",
-    "validation_scores_",
-    "best_validation_score_",
-)
+# The fitted attributes every estimator file holds as they are (besides the
+# network, the labels, the feature names and the "adaptive" schedule); it holds
+# those of STOCHASTIC too where the estimator has them.
+FITTED = ("n_features_in_", "n_layers_", "n_outputs_", "out_activation_", "loss_", "n_iter_", "t_")
 
 
 def estimator_entry(estimator: Any) -> dict[str, Any]:
     """The JSON entry of a fitted estimator: its class, parameters (but ``backend`` and
     ``device``) and fitted attributes; ``TypeError`` for a value JSON cannot hold."""
     params = {k: v for k, v in estimator.get_params().items() if k not in ("backend", "device")}
-    fitted = {name: getattr(estimator, name) for name in FITTED}
+    fitted = {name: getattr(estimator, name) for name in (*FITTED, *STOCHASTIC) if hasattr(estimator, name)}
     if hasattr(estimator, "feature_names_in_"):
         fitted["feature_names_in_"] = estimator.feature_names_in_.tolist()
     if isinstance(getattr(estimator, "_adaptive", None), Adaptive):

@@ -11,6 +11,7 @@ from .. import _validation as check
 from ..schedules import Adaptive
 from ._classifier import MLPClassifier
 from ._entry import FITTED, from_json
+from ._fitted import STOCHASTIC
 from ._regressor import MLPRegressor
 
 _SAVABLE = {"MLPClassifier": MLPClassifier, "MLPRegressor": MLPRegressor}
@@ -36,12 +37,17 @@ def estimator_from_entry(entry: Any, layer_sizes: list[int]) -> MLPClassifier | 
         raise ValueError(f"{entry['class']} has no parameters {unknown}")
     estimator.set_params(**params)
     estimator._check_params(incremental=False)
-    required = [*FITTED, *(("classes_", "label_type") if isinstance(estimator, MLPClassifier) else ())]
+    required = [
+        *FITTED,
+        *(STOCHASTIC if estimator.solver != "lbfgs" else ()),
+        *(("classes_", "label_type") if isinstance(estimator, MLPClassifier) else ()),
+    ]
     missing = [name for name in required if name not in fitted]
     if missing:
         raise ValueError(f"fitted attributes missing: {', '.join(missing)}")
-    for name in FITTED:
-        setattr(estimator, name, fitted[name])
+    for name in (*FITTED, *STOCHASTIC):
+        if name in fitted:
+            setattr(estimator, name, fitted[name])
     shape = {"n_features_in_": layer_sizes[0], "n_layers_": len(layer_sizes), "n_outputs_": layer_sizes[-1]}
     for name, value in shape.items():
         if getattr(estimator, name) != value:
@@ -50,10 +56,8 @@ def estimator_from_entry(entry: Any, layer_sizes: list[int]) -> MLPClassifier | 
     check.check_choice(estimator.out_activation_, "out_activation_", outputs)
     for name in ("n_iter_", "t_"):
         check.check_int(getattr(estimator, name), name, minimum=0)
-    if not (isinstance(estimator.loss_curve_, list) and estimator.loss_curve_) or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in estimator.loss_curve_
-    ):
-        raise ValueError(f"loss_curve_ must be a non-empty list of numbers, got {estimator.loss_curve_!r}")
+    if "loss_curve_" in fitted and not _is_curve(fitted["loss_curve_"]):  # absent after "lbfgs"
+        raise ValueError(f"loss_curve_ must be a non-empty list of numbers, got {fitted['loss_curve_']!r}")
     if "feature_names_in_" in fitted:
         estimator.feature_names_in_ = column_or_1d(fitted["feature_names_in_"], dtype=object)
     if "_adaptive" in fitted:
@@ -67,6 +71,15 @@ def estimator_from_entry(entry: Any, layer_sizes: list[int]) -> MLPClassifier | 
             fitted["classes_"], fitted["label_type"], layer_sizes[-1]
         )
     return estimator
+
+
+def _is_curve(value: Any) -> bool:
+    """Whether ``value`` is a non-empty list of numbers."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    )
 
 
 def _binarizer(classes: Any, label_type: Any, n_outputs: int) -> tuple[LabelBinarizer, Any]:

@@ -21,7 +21,7 @@ from .. import _validation as check
 from .._backend import DTYPES
 from ..activations import ACTIVATIONS
 
-SOLVERS = ("sgd", "adam", "line_search")
+SOLVERS = ("lbfgs", "sgd", "adam", "line_search")
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
 # scikit-learn's name of the logistic sigmoid, accepted beside ours.
 ALIASES = {"logistic": "sigmoid"}
@@ -82,11 +82,6 @@ class MLPParams(BaseEstimator):
 
     def _check_params(self, incremental: bool) -> None:
         """Every hyper-parameter checked, each error naming its parameter."""
-        if self.solver == "lbfgs":
-            raise ValueError(
-                "solver='lbfgs' is not available in mlp_xp; use 'adam', 'sgd' or 'line_search' "
-                "(gradient descent with a backtracking line search)"
-            )
         check.check_choice(self.solver, "solver", SOLVERS)
         hidden = [name for name, phi in ACTIVATIONS.items() if not phi.output_only]
         check.check_choice(self.activation, "activation", [*ALIASES, *hidden])
@@ -115,6 +110,11 @@ class MLPParams(BaseEstimator):
         if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
             raise TypeError(f"hidden_layer_sizes must be an int or a sequence of ints, got {sizes!r}")
         return [check.check_int(n, f"hidden_layer_sizes[{i}]") for i, n in enumerate(sizes)]
+
+    def _early_stops(self) -> bool:
+        """Whether training holds out a validation set and keeps its best epoch:
+        ``early_stopping``, which "lbfgs" ignores (as scikit-learn)."""
+        return bool(self.early_stopping) and self.solver != "lbfgs"
 
     def _check_solver(self) -> bool:
         """partial_fit's availability: every solver but "lbfgs", which works on the whole data set."""

@@ -41,27 +41,23 @@ def train_network(
     schedule, callbacks = _schedule(estimator, n_samples, resume)
     if estimator.verbose:
         callbacks = (*callbacks, VerboseReport(estimator._loss_scale(model.layer_sizes[-1]), schedule))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_DIVERGED, category=RuntimeWarning)
-        history = model.fit(
-            *train[:2],
-            loss=loss,
-            optimizer=optimizer,
-            lr=estimator.learning_rate_init,
-            batch_size=_batch_size(estimator.batch_size, n_samples),
-            epochs=epochs,
-            sampling="shuffle" if estimator.shuffle else "sequential",
-            lr_schedule=schedule,
-            alpha=estimator.alpha,
-            sample_weight=train[2],
-            validation_data=validation,
-            callbacks=callbacks,
-            early_stopping=_stopping_rule(estimator),
-            resume=resume,
-            on_divergence="warn",
-        )
-    # Only divergence ends a fit before its epochs without saying why in the History.
-    diverged = history.n_epochs < epochs and not (history.stopped_early or history.converged)
+    history, diverged = fit_noting_divergence(
+        model,
+        *train[:2],
+        loss=loss,
+        optimizer=optimizer,
+        lr=estimator.learning_rate_init,
+        batch_size=_batch_size(estimator.batch_size, n_samples),
+        epochs=epochs,
+        sampling="shuffle" if estimator.shuffle else "sequential",
+        lr_schedule=schedule,
+        alpha=estimator.alpha,
+        sample_weight=train[2],
+        validation_data=validation,
+        callbacks=callbacks,
+        early_stopping=_stopping_rule(estimator),
+        resume=resume,
+    )
     if estimator.verbose and history.stopped_early:
         watched = "Validation score" if estimator.early_stopping else "Training loss"
         print(
@@ -69,6 +65,16 @@ def train_network(
             f"{estimator.n_iter_no_change} consecutive epochs. Stopping."
         )
     return history, diverged
+
+
+def fit_noting_divergence(model: MLP, x: Any, y: Any, *, epochs: int, **options: Any) -> tuple[History, bool]:
+    """``model.fit(x, y, epochs=epochs, on_divergence="warn", **options)`` with its divergence
+    warning silenced: the History, and whether an epoch diverged (training then stopped)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_DIVERGED, category=RuntimeWarning)
+        history = model.fit(x, y, epochs=epochs, on_divergence="warn", **options)
+    # Only divergence ends a fit before its epochs without saying why in the History.
+    return history, history.n_epochs < epochs and not (history.stopped_early or history.converged)
 
 
 class VerboseReport:
