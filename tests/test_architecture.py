@@ -10,9 +10,11 @@ from mlp_xp import training
 
 PACKAGE = Path(mlp_xp.__file__).parent
 # The edge: the only modules that may know array libraries by name (backends,
-# host data sets, the .npz file format, plotting grids).
+# host data sets, memory-maps and sparse matrices read a batch at a time, the .npz
+# file format, plotting grids).
 EDGE = {
     "_backend.py",
+    "_host_data.py",
     "_model_file.py",
     "_model_metadata.py",
     "_npz.py",
@@ -20,7 +22,7 @@ EDGE = {
     "persistence.py",
     "plots.py",
 }
-LIBRARIES = {"numpy", "cupy", "torch", "array_api_strict", "jax"}
+LIBRARIES = {"numpy", "cupy", "cupyx", "torch", "array_api_strict", "jax", "scipy"}
 
 
 MODULES = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py"))
