@@ -42,8 +42,8 @@ NOT_YET = {
     "test_warm_start": LBFGS,
     "test_mlp_warm_start_no_convergence[lbfgs-MLPClassifier]": LBFGS,
     "test_mlp_warm_start_no_convergence[lbfgs-MLPRegressor]": LBFGS,
-    "test_sparse_matrices[csr_matrix]": "needs solver='lbfgs' and sparse X in fit, not yet in mlp_xp",
-    "test_sparse_matrices[csr_array]": "needs solver='lbfgs' and sparse X in fit, not yet in mlp_xp",
+    "test_sparse_matrices[csr_matrix]": LBFGS,
+    "test_sparse_matrices[csr_array]": LBFGS,
     "test_mlp_vs_poisson_glm_equivalent": "needs solver='lbfgs' and the 'poisson' cost, not yet in mlp_xp",
 }
 
