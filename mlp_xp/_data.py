@@ -30,7 +30,7 @@ from . import _validation as check
 from ._backend import dtype_name, namespace_of, to_namespace
 from .costs import Cost
 
-BLOCK_ELEMENTS = 2**22  # values of host data checked, or rows predicted, at a time
+BLOCK_ELEMENTS = 2**20  # values of host data checked, or rows predicted, at a time
 
 
 @dataclass(frozen=True)
