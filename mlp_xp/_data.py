@@ -151,7 +151,9 @@ class HostData:
     rows, moved by ``copy`` (``_host_data.device_copy``).
     """
 
-    def __init__(self, x: Any, y: Any, sample_weight: Any, n_classes: int | None, dtype: str, copy: Any):
+    def __init__(
+        self, x: Any, y: Any, sample_weight: Any, n_classes: int | None, dtype: str, copy: Any
+    ) -> None:
         self.x, self.y, self.sample_weight = x, y, sample_weight
         self.n_classes, self.dtype, self.copy = n_classes, dtype, copy
 

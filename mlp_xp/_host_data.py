@@ -84,9 +84,9 @@ def whole(a: Any, name: str) -> Any:
     """``a`` itself, or the whole of the host data it is or names: for data used
     whole (validation data, gradient descent); a sparse matrix is densified."""
     data = open_data(a, name)
-    if data is None or isinstance(data, np.memmap):
+    if data is None or isinstance(data, np.memmap):  # a memory-map is read by whoever reads it whole
         return a if data is None else data
-    return data.toarray() if is_sparse(data) else gather(data, slice(None))
+    return data.toarray() if is_sparse(data) else gather(data, slice(None))  # a row view, copied
 
 
 def take(a: Any, rows: Any) -> Any:

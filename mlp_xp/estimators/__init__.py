@@ -15,13 +15,13 @@ SciPy sparse X and a NumPy memory-map stay on the host, read a batch of rows
 at a time (see ``MLP.fit``).
 
 Where they differ from scikit-learn's MLP: no "lbfgs" solver yet; the initial
-weights are mlp_xp's (Glorot or He), so one ``random_state`` gives other numbers; ``warm_start`` continues
-the optimizer state (scikit-learn restarts it) and may move the network to a
-new backend or device; a stall is measured against the last epoch that
-improved by ``tol`` (scikit-learn: against the best value so far); the
-"adaptive" schedule watches the training loss even with ``early_stopping``;
-the validation score ignores the sample weights; a diverging epoch ends
-training at once.
+weights are mlp_xp's (Glorot or He), so one ``random_state`` gives other
+numbers; ``warm_start`` continues the optimizer state (scikit-learn restarts it)
+and may move the network to a new backend or device; a stall is measured
+against the last epoch that improved by ``tol`` (scikit-learn: against the best
+value so far); the "adaptive" schedule watches the training loss even with
+``early_stopping``; the validation score ignores the sample weights; a
+diverging epoch ends training at once.
 """
 
 from __future__ import annotations
