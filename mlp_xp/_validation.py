@@ -199,21 +199,30 @@ def _check_finite(xp: Any, a: Any, name: str, given: Any) -> None:
 def as_features(xp: Any, data: Any, n_features: int, dtype: Any, device: Any, name: str = "x") -> Any:
     """``data`` as a finite (N, n_features) array of the model's dtype and device."""
     x = to_namespace(data, xp, device, name)
-    if x.ndim != 2:
-        hint = " (reshape a single feature with x.reshape(-1, 1))" if x.ndim == 1 else ""
+    check_features_shape(tuple(x.shape), n_features, name)
+    return as_finite(xp, x, dtype, name)
+
+
+def check_features_shape(shape: tuple[int, ...], n_features: int, name: str = "x") -> None:
+    """``shape`` is (N, n_features) with N ≥ 1."""
+    if len(shape) != 2:
+        hint = " (reshape a single feature with x.reshape(-1, 1))" if len(shape) == 1 else ""
+        raise ValueError(f"{name} must be 2-D, shape (n_samples, n_features), got shape {shape}{hint}")
+    if shape[0] == 0:
+        raise ValueError(f"{name} is empty: shape {shape}")
+    if shape[1] != n_features:
         raise ValueError(
-            f"{name} must be 2-D, shape (n_samples, n_features), got shape {tuple(x.shape)}{hint}"
+            f"{name} has {shape[1]} features, but the model expects {n_features} (layer_sizes[0])"
         )
-    if x.shape[0] == 0:
-        raise ValueError(f"{name} is empty: shape {tuple(x.shape)}")
-    if x.shape[1] != n_features:
-        raise ValueError(
-            f"{name} has {x.shape[1]} features, but the model expects {n_features} (layer_sizes[0])"
-        )
+
+
+def as_finite(xp: Any, a: Any, dtype: Any, name: str) -> Any:
+    """``a`` (an array of ``xp``, any shape) cast to ``dtype``, which must hold only finite
+    numbers; read only: an array of that dtype is not copied."""
     with quiet_overflow():  # values beyond the dtype's range are reported below
-        given, x = x, xp.astype(x, dtype, copy=False)  # read only: data of the model's dtype is not copied
-    _check_finite(xp, x, name, given)
-    return x
+        converted = xp.astype(a, dtype, copy=False)
+    _check_finite(xp, converted, name, a)
+    return converted
 
 
 def as_targets(
@@ -269,6 +278,11 @@ def _one_hot(xp: Any, labels: Any, n_classes: int, dtype: Any, device: Any, name
             f"{name} holds class labels outside 0..{n_classes - 1}: "
             f"min {int(xp.min(values))}, max {int(xp.max(values))}"
         )
+    return one_hot(xp, labels, n_classes, dtype, device)
+
+
+def one_hot(xp: Any, labels: Any, n_classes: int, dtype: Any, device: Any) -> Any:
+    """Integer class labels, shape (N,), already range-checked, as one-hot rows (N, n_classes)."""
     classes = xp.arange(n_classes, device=device)
     return xp.astype(xp.expand_dims(xp.astype(labels, xp.int64), axis=1) == classes, dtype)
 

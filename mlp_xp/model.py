@@ -9,6 +9,8 @@ from typing import Any
 from . import _validation as check
 from . import persistence
 from ._backend import backend_name, dtype_name, get_device, get_dtype, get_namespace, host_rng
+from ._data import DeviceData, TrainingData, feature_blocks, streamed
+from ._host_data import whole
 from .activations import get_activation
 from .costs import get_cost
 from .history import EarlyStopping, History
@@ -16,7 +18,7 @@ from .network import backward, forward, init_parameters
 from .objective import accumulation_dtype
 from .optimizers import check_batching, get_optimizer
 from .schedules import get_schedule
-from .training import FitConfig, TrainingData, train
+from .training import FitConfig, train
 
 SAMPLINGS = ("shuffle", "uniform", "sequential")
 ON_DIVERGENCE = ("raise", "warn")
@@ -118,8 +120,18 @@ class MLP:
         )
 
     def forward(self, x: Any) -> Any:
-        """αᴸ for the rows of ``x`` (array-like, shape (N, n_0)): shape (N, n_L)."""
+        """αᴸ for the rows of ``x``, shape (N, n_0): shape (N, n_L).
+
+        ``x`` is array-like, or host data read a block of rows at a time, never
+        whole: a memory-map, the path of a ``.npy`` file, a SciPy sparse matrix
+        (each block densified).
+        """
         self._check_parameters()
+        blocks = feature_blocks(x, self.layer_sizes[0])
+        outputs = [self._output(block) for block in ([x] if blocks is None else blocks)]
+        return outputs[0] if len(outputs) == 1 else self.xp.concat(outputs, axis=0)
+
+    def _output(self, x: Any) -> Any:
         x = check.as_features(self.xp, x, self.layer_sizes[0], self.dtype, self.device)
         return forward(self.xp, self.weights, self.biases, self.phis, x)[1][-1]
 
@@ -167,7 +179,14 @@ class MLP:
         Parameters
         ----------
         x : array-like, shape (N, n_0)
+            Or host data that mini-batches read a batch of rows at a time, never
+            whole: a NumPy memory-map (``np.load(path, mmap_mode="r")``), the path
+            of a ``.npy`` file (opened so), a SciPy sparse matrix (densified a
+            batch at a time); its values are checked a block at a time, and the
+            next batch is read and moved to the device while the current one
+            trains.  Gradient descent (``batch_size=None``) reads it whole.
         y : array-like, shape (N, n_L), or (N,) for one output or integer class labels
+            Or a memory-map, or the path of a ``.npy`` file.
         loss : str
             A cost of ``mlp_xp.COSTS``.
         optimizer : str or optimizer object
@@ -187,7 +206,8 @@ class MLP:
             η_k = η, η/(k+1) (seed 004), η/(k+1)^power_t, η divided by 5 when
             the training loss stalls for two epochs, or ``k -> η_k``.
         tol : float, optional
-            Stop once the full-batch gradient norm ‖∇𝓔‖ ≤ tol (seed 004).
+            Stop once the full-batch gradient norm ‖∇𝓔‖ ≤ tol (seed 004); not
+            for host data in mini-batches, which is never on the device whole.
         verbose : bool
             Print one line per epoch.
         on_divergence : {"raise", "warn"}
@@ -243,7 +263,7 @@ class MLP:
         )
         check_batching(config.optimizer, config.batch_size, config.clip_norm)
         rng = self.rng if seed is None else host_rng(seed)
-        data = self._training_data(x, y, cost, sample_weight, validation_data)
+        data = self._training_data(x, y, cost, sample_weight, validation_data, config)
         return train(self, data, cost, config, rng)
 
     def save(self, path: Any, *, include_optimizer: bool = True) -> Path:
@@ -287,26 +307,36 @@ class MLP:
         return early_stopping
 
     def _training_data(
-        self, x: Any, y: Any, cost: Any, sample_weight: Any, validation_data: Any
+        self, x: Any, y: Any, cost: Any, sample_weight: Any, validation_data: Any, config: FitConfig
     ) -> TrainingData:
-        """The fit's arrays, validated and moved to the model's device: once per fit."""
-        x, y = self._prepare(x, y, cost)
-        if sample_weight is not None:
-            sample_weight = check.as_sample_weight(
-                self.xp, sample_weight, x.shape[0], self.dtype, self.device
-            )
+        """The fit's batches, validated (and, unless read from the host a batch at a
+        time, moved to the model's device once per fit), and its validation arrays."""
+        check.check_loss_pair(cost, self.phis[-1])
+        batches = streamed(self, cost, x, y, sample_weight, config)
+        if batches is None:
+            x, y = self._prepare(x, y, cost)
+            if sample_weight is not None:
+                sample_weight = check.as_sample_weight(
+                    self.xp, whole(sample_weight, "sample_weight"), x.shape[0], self.dtype, self.device
+                )
+            batches = DeviceData(x, y, sample_weight)
         if validation_data is None:
-            return TrainingData(x, y, sample_weight)
+            return TrainingData(batches)
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError(
                 f"validation_data must be a pair (x_val, y_val), got {type(validation_data).__name__}"
             )
         x_val = check.as_features(
-            self.xp, validation_data[0], self.layer_sizes[0], self.dtype, self.device, "validation_data[0]"
+            self.xp,
+            whole(validation_data[0], "validation_data[0]"),
+            self.layer_sizes[0],
+            self.dtype,
+            self.device,
+            "validation_data[0]",
         )
         y_val = check.as_targets(
             self.xp,
-            validation_data[1],
+            whole(validation_data[1], "validation_data[1]"),
             self.layer_sizes[-1],
             x_val.shape[0],
             cost,
@@ -315,13 +345,15 @@ class MLP:
             "validation_data[1]",
             "validation_data[0]",
         )
-        return TrainingData(x, y, sample_weight, x_val, y_val)
+        return TrainingData(batches, x_val, y_val)
 
     def _prepare(self, x: Any, y: Any, cost: Any) -> tuple[Any, Any]:
-        """(x, y) validated and moved to the model's device: once per call."""
+        """(x, y) validated and moved to the model's device whole (host data too): once per call."""
         check.check_loss_pair(cost, self.phis[-1])
-        x = check.as_features(self.xp, x, self.layer_sizes[0], self.dtype, self.device)
-        y = check.as_targets(self.xp, y, self.layer_sizes[-1], x.shape[0], cost, self.dtype, self.device)
+        x = check.as_features(self.xp, whole(x, "x"), self.layer_sizes[0], self.dtype, self.device)
+        y = check.as_targets(
+            self.xp, whole(y, "y"), self.layer_sizes[-1], x.shape[0], cost, self.dtype, self.device
+        )
         return x, y
 
 

@@ -4,7 +4,8 @@ One loop serves all three: an epoch visits the data in batches of N
 (``batch_size=None``: gradient descent, one update per epoch), 1 (SGD) or M
 samples (mini-batch SGD), either as a shuffled pass or by drawing indices
 uniformly with replacement, as the seeds write it.  Batch orders are drawn on
-the host and moved to the device once per epoch.  The loss is summed on the
+the host and moved to the device once per epoch (``_data``: arrays on the
+device, or rows of host data read and moved a batch at a time).  The loss is summed on the
 device in float64 (where the device has it); once per epoch one transfer
 brings back the loss, a finiteness probe of the parameters, the layers'
 gradient norms and the validation results.
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._backend import host_floats, quiet_overflow
+from ._data import TrainingData
 from ._validation import check_parameters
 from .costs import Cost
 from .history import BestEpoch, EarlyStopping, History
@@ -62,33 +64,6 @@ class FitConfig:
     callbacks: tuple[Callable[[Any, History], Any], ...] = ()
     early_stopping: EarlyStopping | None = None
     resume: bool = False
-
-
-@dataclass(frozen=True)
-class TrainingData:
-    """Arrays on the model's device: targets prepared for the cost."""
-
-    x: Any
-    y: Any
-    sample_weight: Any = None
-    x_val: Any = None
-    y_val: Any = None
-
-
-def batches(xp: Any, device: Any, rng: Any, n: int, batch_size: int | None, sampling: str) -> list[Any]:
-    """One epoch's batches: device index arrays (views of one order moved to the
-    device once), slices (``"sequential"``), or ``[None]`` for all rows."""
-    if batch_size is None or (batch_size >= n and sampling != "uniform"):
-        return [None]
-    if sampling == "sequential":
-        return [slice(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
-    if sampling == "shuffle":
-        order = rng.permutation(n)
-    else:
-        order = rng.integers(0, n, size=math.ceil(n / batch_size) * batch_size)
-    total = order.shape[0]
-    order = xp.asarray(order, device=device)
-    return [order[start : min(start + batch_size, total)] for start in range(0, total, batch_size)]
 
 
 def train(model: Any, data: TrainingData, cost: Cost, config: FitConfig, rng: Any) -> History:
@@ -153,12 +128,12 @@ def _epoch(
 ) -> tuple[list[Any], Any, int, tuple[Any, Any, list[Any]]]:
     """One epoch's updates: the parameters, state and update count after them, and
     the epoch's sums of costs and weights with the norms ‖∇Ωʲ‖ of its last batch."""
-    xp, loss_sum, weight_sum = model.xp, 0.0, 0.0
-    epoch_batches = batches(xp, model.device, rng, data.x.shape[0], config.batch_size, config.sampling)
-    for k, rows in enumerate(epoch_batches):
+    loss_sum, weight_sum = 0.0, 0.0
+    epoch_batches = data.batches.epoch(rng, config.batch_size, config.sampling)
+    for k, batch in enumerate(epoch_batches):
         last = k == len(epoch_batches) - 1  # its gradient norms go to the History
         params, state, loss, weight, norms = _update(
-            model, params, state, _take(xp, rows, data), cost, config, step, wide, diagnose=last
+            model, params, state, batch, cost, config, step, wide, diagnose=last
         )
         loss_sum, weight_sum, step = loss_sum + loss, weight_sum + weight, step + 1
     return params, state, step, (loss_sum, weight_sum, norms)
@@ -204,16 +179,6 @@ def _stops(
         check_parameters(model.xp, model.weights, model.biases, model.layer_sizes, model.dtype, model.device)
     history.stopped_early = stop and not history.converged
     return history.converged or stop
-
-
-def _take(xp: Any, rows: Any, data: TrainingData) -> tuple[Any, Any, Any]:
-    """The batch ``rows`` of x, y and the sample weights (all of them for ``None``)."""
-    arrays = (data.x, data.y, data.sample_weight)
-    if rows is None:
-        return arrays
-    if isinstance(rows, slice):
-        return tuple(None if a is None else a[rows, ...] for a in arrays)
-    return tuple(None if a is None else xp.take(a, rows, axis=0) for a in arrays)
 
 
 def _update(
@@ -339,10 +304,10 @@ def gradient_norm(model: Any, data: TrainingData, cost: Cost, config: FitConfig,
     updates seek (seed 004's stopping test): Σ wᵢCᵢ / Σ wᵢ + (α/2M̄) Σⱼ‖Ωʲ‖², with
     M̄ = M Σw / N the mean total weight of a batch of M rows (M = N for gradient
     descent; Σw = N without sample weights): the batches' own penalty."""
-    n = data.x.shape[0]
+    n = data.batches.n_rows
     rows = n if config.batch_size is None else config.batch_size
     rows = rows if config.sampling == "uniform" else min(rows, n)
-    params, batch = [*model.weights, *model.biases], (data.x, data.y, data.sample_weight)
+    params, batch = [*model.weights, *model.biases], data.batches.whole()
     alpha = config.alpha * n / rows
     _, _, dW, db = objective_gradients(model.xp, params, model.phis, batch, cost, alpha, wide)
     return float(global_norm(model.xp, [*dW, *db]))

@@ -3,6 +3,7 @@
 import ast
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import mlp_xp
@@ -10,9 +11,11 @@ from mlp_xp import training
 
 PACKAGE = Path(mlp_xp.__file__).parent
 # The edge: the only modules that may know array libraries by name (backends,
-# host data sets, the .npz file format, plotting grids).
+# host data sets, memory-maps and sparse matrices read a batch at a time, the .npz
+# file format, plotting grids).
 EDGE = {
     "_backend.py",
+    "_host_data.py",
     "_model_file.py",
     "_model_metadata.py",
     "_npz.py",
@@ -20,7 +23,7 @@ EDGE = {
     "persistence.py",
     "plots.py",
 }
-LIBRARIES = {"numpy", "cupy", "torch", "array_api_strict", "jax"}
+LIBRARIES = {"numpy", "cupy", "cupyx", "torch", "array_api_strict", "jax", "scipy"}
 
 
 MODULES = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py"))
@@ -42,12 +45,14 @@ def test_math_imports_no_array_library(module):
     assert not imported & LIBRARIES, f"{module} imports {imported & LIBRARIES}; only {EDGE} may"
 
 
-def test_fit_reads_the_device_once_per_epoch(monkeypatch, rng):
+@pytest.mark.parametrize("source", ["array", "memmap"])
+def test_fit_reads_the_device_once_per_epoch(monkeypatch, rng, tmp_path, source):
     """Counted on array_api_strict: every scalar read of an array (float, bool, int)
     goes through these methods, and the loop's one transfer per epoch through
     ``host_floats``. The data checks read a few booleans once per fit; the loop
     itself makes one transfer per epoch, whatever the number of batches, even
-    with validation data and an L2 penalty."""
+    with validation data and an L2 penalty, and with batches read from a
+    memory-map and moved to the device one by one."""
     xs = pytest.importorskip("array_api_strict")
     reads = []
     array_type = type(xs.asarray(0.0))
@@ -63,8 +68,11 @@ def test_fit_reads_the_device_once_per_epoch(monkeypatch, rng):
         lambda xp, values, _f=training.host_floats: transfers.append(1) or _f(xp, values),
     )
     x, y = rng.normal(size=(64, 3)), rng.integers(0, 2, size=64)
-    model = mlp_xp.MLP([3, 4, 2], "relu", "softmax", backend="array_api_strict", seed=0)
     options = dict(loss="cross_entropy", batch_size=4, alpha=1e-3, validation_data=(x[:8], y[:8]))
+    if source == "memmap":
+        np.save(tmp_path / "x.npy", x)
+        x = np.load(tmp_path / "x.npy", mmap_mode="r")
+    model = mlp_xp.MLP([3, 4, 2], "relu", "softmax", backend="array_api_strict", seed=0)
     model.fit(x, y, epochs=1, **options)
     checks = len(reads)
     reads.clear()

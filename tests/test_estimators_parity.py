@@ -18,7 +18,7 @@ from sklearn.neural_network import MLPRegressor as SklearnMLPRegressor
 
 import mlp_xp
 from mlp_xp._backend import get_namespace
-from mlp_xp.estimators import MLPClassifier, MLPRegressor, _arrays
+from mlp_xp.estimators import MLPClassifier, MLPRegressor
 
 # Short trainings reach max_iter on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -288,15 +288,29 @@ def test_predict_densifies_sparse_rows_a_block_at_a_time(blobs, monkeypatch, con
     x, y = blobs
     clf = MLPClassifier((8,), max_iter=5, random_state=0).fit(x, y)
     dense = clf.predict_proba(x)
-    monkeypatch.setattr(_arrays, "DENSE_BLOCK", 7 * x.shape[1])  # 7 rows at a time
+    monkeypatch.setattr(mlp_xp._data, "BLOCK_ELEMENTS", 7 * x.shape[1])  # 7 rows at a time
     blocks = []
-    forward = clf.model_.forward
-    monkeypatch.setattr(clf.model_, "forward", lambda rows: blocks.append(rows.shape) or forward(rows))
+    output = clf.model_._output
+    monkeypatch.setattr(clf.model_, "_output", lambda rows: blocks.append(rows.shape) or output(rows))
     np.testing.assert_array_equal(clf.predict_proba(container(x)), dense)
     assert blocks == [(7, 4)] * 8 + [(4, 4)]
     np.testing.assert_array_equal(clf.predict(container(x)), clf.predict(x))
 
 
-def test_fit_refuses_sparse_data_naming_it(blobs):
-    with pytest.raises(TypeError, match="Sparse data was passed for X, but dense data is required"):
-        MLPClassifier((4,)).fit(sparse.csr_matrix(blobs[0]), blobs[1])
+@pytest.mark.parametrize("container", [sparse.csr_matrix, sparse.csr_array, sparse.csc_matrix])
+@pytest.mark.parametrize("estimator", [MLPClassifier, MLPRegressor])
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_fit_on_sparse_x_equals_the_dense_fit(blobs, container, estimator, early_stopping):
+    """Each batch's rows are densified as the batch is read: the same parameters, bit for
+    bit, as training on the dense array, with the solver "adam" and sample weights."""
+    x, labels = blobs
+    x = np.where(np.abs(x) > 1.0, x, 0.0)  # about a third of the entries stored
+    y = labels if estimator is MLPClassifier else x @ np.arange(1.0, 5.0)
+    weights = np.linspace(0.5, 2.0, x.shape[0])
+    options = dict(solver="adam", batch_size=16, max_iter=8, random_state=0, early_stopping=early_stopping)
+    dense = estimator((6,), **options).fit(x, y, sample_weight=weights)
+    fitted = estimator((6,), **options).fit(container(x), y, sample_weight=weights)
+    for got, want in zip([*fitted.coefs_, *fitted.intercepts_], [*dense.coefs_, *dense.intercepts_]):
+        np.testing.assert_array_equal(got, want)
+    assert fitted.loss_curve_ == dense.loss_curve_
+    np.testing.assert_array_equal(fitted.predict(container(x)), dense.predict(x))

@@ -5,8 +5,10 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import mlp_xp
 from mlp_xp.activations import ACTIVATIONS
 from mlp_xp.cli import main
 from mlp_xp.costs import COSTS
@@ -64,3 +66,23 @@ def test_readme_line_search_example_prints_what_the_readme_shows(backend, capsys
     ).groups()
     exec(code.replace('backend="numpy"', f"backend={backend!r}"), {})
     assert capsys.readouterr().out == shown
+
+
+def test_readme_large_and_sparse_data_examples_run(tmp_path, monkeypatch, rng):
+    """The section's examples, on files of 600 rows, 4 features and 3 classes."""
+    text = README.read_text(encoding="utf-8")
+    training, dask = re.findall(r"```python\n(.*?)```", text.split("## Large and sparse data")[1], re.S)[:2]
+    labels = rng.integers(0, 3, size=600)
+    counts = rng.poisson(0.3, size=(600, 4)) + 2.0 * np.eye(4)[labels]
+    monkeypatch.chdir(tmp_path)
+    for name, array in (("x", counts), ("y", labels), ("x_test", counts[:50])):
+        np.save(f"{name}.npy", array)
+    namespace = {
+        "model": mlp_xp.MLP([4, 8, 3], "relu", "softmax", seed=0),
+        "counts": counts,
+        "labels": labels,
+    }
+    exec(training, namespace)
+    assert namespace["probabilities"].shape == (50, 3) and namespace["model"].history.n_epochs == 10
+    pytest.importorskip("dask_ml")
+    exec(dask, {"np": np, "mlp_xp": mlp_xp})

@@ -4,10 +4,9 @@ The tests are read from the installed scikit-learn
 (``sklearn/neural_network/tests/test_mlp.py``), their one import of the
 estimators swapped for ``from mlp_xp import MLPClassifier, MLPRegressor``, and
 collected here as they are.  Tests that read or set scikit-learn's private
-attributes are skipped, each with its reason (``PRIVATE``); tests that need
-what mlp_xp does not have yet (``NOT_YET``: when it comes, they pass and the
-mark must go) or that hold only from scikit-learn's initial weights
-(``OTHER_START``) are strict expected failures, each with its reason.
+attributes are skipped, each with its reason (``PRIVATE``); tests
+that hold only from scikit-learn's initial weights (``OTHER_START``) are strict
+expected failures, each with its reason.
 """
 
 import types
@@ -28,10 +27,6 @@ PRIVATE = {
     "test_adaptive_learning_rate": "reads scikit-learn's private _optimizer",
     "test_n_iter_no_change": "reads scikit-learn's private _no_improvement_count",
     "test_n_iter_no_change_inf": "reads scikit-learn's private _no_improvement_count",
-}
-NOT_YET = {
-    "test_sparse_matrices[csr_matrix]": "needs sparse X in fit",
-    "test_sparse_matrices[csr_array]": "needs sparse X in fit",
 }
 # Tests that pass or fail with the initial weights: mlp_xp draws its own (Glorot or He).
 OTHER_START = {
@@ -67,15 +62,15 @@ def global_random_seed():
 
 @pytest.fixture(autouse=True)
 def _not_yet(request):
-    """The strict expected failure of a test that needs what mlp_xp lacks (``NOT_YET``) or
-    scikit-learn's initial weights (``OTHER_START``)."""
-    reason = {**NOT_YET, **OTHER_START}.get(request.node.name)
+    """The strict expected failure of a test that needs scikit-learn's initial weights
+    (``OTHER_START``)."""
+    reason = OTHER_START.get(request.node.name)
     if reason is not None:
         request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
 
 
 def test_every_listed_test_exists():
     """A renamed or removed scikit-learn test must not leave a stale skip or mark here."""
-    names = {name.split("[")[0] for name in (*NOT_YET, *OTHER_START)}
+    names = {name.split("[")[0] for name in OTHER_START}
     assert set(PRIVATE) <= set(TESTS) and names <= set(TESTS)
     assert not set(PRIVATE) & names

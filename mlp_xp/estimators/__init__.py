@@ -12,10 +12,11 @@ in the caller's array type.
 Host-side bookkeeping (labels, splits, weights) uses scikit-learn's utilities;
 the network's arrays live on the model's backend.  Data that already lives in
 the model's namespace (a CuPy array for ``backend="cupy"``, a tensor for
-``backend="torch"``) is used where it is, without a trip through the host.
+``backend="torch"``) is used where it is, without a trip through the host; a
+SciPy sparse X and a NumPy memory-map stay on the host, read a batch of rows
+at a time (see ``MLP.fit``).
 
-Where they differ from scikit-learn's MLP: ``fit`` takes no sparse X
-(``predict`` does); the initial weights are mlp_xp's (Glorot or He), so one
+Where they differ from scikit-learn's MLP: the initial weights are mlp_xp's (Glorot or He), so one
 ``random_state`` gives other numbers; ``warm_start`` continues the state of a
 stochastic optimizer (scikit-learn restarts it) and may move the network to a
 new backend or device; a stall is measured against the last epoch that

@@ -6,13 +6,10 @@ import numbers
 from typing import Any
 
 import array_api_compat
-from scipy import sparse
 from sklearn.utils import check_random_state
 
 from .._backend import namespace_of, to_namespace, to_numpy
-
-# Elements of a sparse X densified at a time by predict.
-DENSE_BLOCK = 2**20
+from .._host_data import is_streamable, take
 
 
 def is_array(a: Any) -> bool:
@@ -24,20 +21,18 @@ def host(a: Any) -> Any:
     return to_numpy(a) if is_array(a) else a
 
 
+def is_float32(X: Any) -> bool:
+    """True for data of dtype float32: an array of any namespace, a memory-map, a sparse matrix."""
+    return X.dtype == (namespace_of(X).float32 if is_array(X) else "float32")
+
+
 def take_rows(a: Any, rows: Any) -> Any:
-    """The rows (host integer indices) of an array of any namespace."""
+    """The rows (host integer indices) of an array of any namespace, or of host data:
+    a sparse matrix's rows, or a view of a memory-map's read only when used."""
+    if is_streamable(a):
+        return take(a, rows)
     xp = namespace_of(a)
     return xp.take(a, xp.asarray(rows, device=array_api_compat.device(a)), axis=0)
-
-
-def forward_rows(model: Any, X: Any) -> Any:
-    """αᴸ of ``model`` for the rows of X, shape (N, n_outputs); a SciPy sparse X
-    is densified a block of rows at a time (about ``DENSE_BLOCK`` elements), never whole."""
-    if not sparse.issparse(X):
-        return model.forward(X)
-    step = max(1, DENSE_BLOCK // X.shape[1])
-    blocks = [model.forward(X[start : start + step].toarray()) for start in range(0, X.shape[0], step)]
-    return blocks[0] if len(blocks) == 1 else model.xp.concat(blocks, axis=0)
 
 
 def as_callers(result: Any, X: Any) -> Any:

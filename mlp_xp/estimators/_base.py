@@ -11,9 +11,9 @@ from typing import Any
 
 from sklearn.utils.validation import check_is_fitted
 
-from .._backend import get_namespace, namespace_of, to_numpy
+from .._backend import get_namespace, to_numpy
 from ..persistence import save
-from ._arrays import forward_rows
+from ._arrays import is_float32
 from ._data import check_fit_data, check_predict_X, sample_weights, split
 from ._entry import estimator_entry
 from ._fitted import record
@@ -34,6 +34,7 @@ class MLPEstimator(MLPParams):
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
         return tags
 
     @property
@@ -70,8 +71,7 @@ class MLPEstimator(MLPParams):
         sizes = [X.shape[1], *self._hidden_sizes(), 1 if targets.ndim == 1 else targets.shape[1]]
         activation = ALIASES.get(self.activation, self.activation)
         if first:
-            float32 = X.dtype == namespace_of(X).float32
-            model = new_model(self, sizes, activation, output_activation, float32)
+            model = new_model(self, sizes, activation, output_activation, is_float32(X))
         else:
             model = continued_model(self, sizes, activation, output_activation)
         train, validation = split(self, model.rng, X, targets, weights, y)
@@ -91,7 +91,7 @@ class MLPEstimator(MLPParams):
     def _forward(self, X: Any) -> Any:
         """αᴸ for the rows of X: an array of the model's namespace, shape (N, n_outputs_)."""
         check_is_fitted(self)
-        return forward_rows(self.model_, check_predict_X(self, X))
+        return self.model_.forward(check_predict_X(self, X))
 
     def save(self, path: Any) -> Any:
         """Write the fitted estimator to ``path`` (.npz, as ``MLP.save``); ``mlp_xp.load`` reads it back.

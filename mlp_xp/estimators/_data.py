@@ -13,21 +13,26 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import check_array, column_or_1d, validate_data
 
 from .._backend import backend_name, namespace_of
+from .._host_data import is_sparse, is_streamable
 from ._arrays import host, is_array, take_rows
 
 _FLOATS = ("float64", "float32")
 
 
 def keeps_in_place(X: Any, xp: Any) -> bool:
-    """True for an array of a library other than NumPy that is ``xp``'s: it is used where it is."""
+    """True for an array of a library other than NumPy that is ``xp``'s, and for a
+    memory-map: it is used where it is (a memory-map is read a batch at a time)."""
+    if is_streamable(X) and not is_sparse(X):
+        return True
     if not is_array(X) or array_api_compat.is_numpy_array(X):
         return False
     return backend_name(namespace_of(X)) == backend_name(xp)
 
 
 def check_fit_data(estimator: Any, X: Any, y: Any, xp: Any, reset: bool) -> tuple[Any, Any]:
-    """X checked (NumPy, or the caller's array when it is of ``xp``, the backend
-    it trains on) and y as a NumPy array, 1-D for a single output."""
+    """X checked (NumPy, a SciPy CSR matrix, or the caller's array when it is of
+    ``xp``, the backend it trains on, or a memory-map) and y as a NumPy array, 1-D
+    for a single output."""
     y = host(y)
     numeric = not is_classifier(estimator)
     if keeps_in_place(X, xp):
@@ -37,7 +42,14 @@ def check_fit_data(estimator: Any, X: Any, y: Any, xp: Any, reset: bool) -> tupl
             raise ValueError(f"X has {X.shape[0]} samples, but y has {y.shape[0]}")
     else:
         X, y = validate_data(
-            estimator, host(X), y, multi_output=True, y_numeric=numeric, dtype=_FLOATS, reset=reset
+            estimator,
+            host(X),
+            y,
+            accept_sparse="csr",
+            multi_output=True,
+            y_numeric=numeric,
+            dtype=_FLOATS,
+            reset=reset,
         )
     if y.ndim == 2 and y.shape[1] == 1:
         y = column_or_1d(y, warn=True)
@@ -46,7 +58,7 @@ def check_fit_data(estimator: Any, X: Any, y: Any, xp: Any, reset: bool) -> tupl
 
 def check_predict_X(estimator: Any, X: Any) -> Any:
     """X for prediction, checked against the fitted features: the caller's array
-    when it is of the model's backend, else NumPy or a SciPy CSR matrix."""
+    when it is of the model's backend or a memory-map, else NumPy or a SciPy CSR matrix."""
     if keeps_in_place(X, estimator.model_.xp):
         return _check_array_in_place(estimator, X, reset=False)
     return validate_data(estimator, host(X), accept_sparse="csr", dtype=_FLOATS, reset=False)
