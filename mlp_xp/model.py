@@ -167,7 +167,9 @@ class MLP:
         Parameters
         ----------
         x : array-like, shape (N, n_0)
-        y : array-like, shape (N, n_L), or (N,) for one output or integer class labels
+            The training inputs, one sample per row.
+        y : array-like, shape (N, n_L), or (N,) for one output or int class labels
+            The targets, as ``loss`` reads them.
         loss : str
             A cost of ``mlp_xp.COSTS``.
         optimizer : str or optimizer object
