@@ -47,6 +47,7 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "**/GALLERY_HEADER.rst", "auto_examples/*.ipynb", "auto_examples/*.py"]
 templates_path = ["_templates"]
 nitpicky = True  # a reference that does not resolve is an error (the build runs with -W)
+add_function_parentheses = False
 
 # Prose: MyST with $...$ and $$...$$ math.
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
@@ -110,9 +111,9 @@ html_theme_options = {
     "show_toc_level": 2,
     "navigation_with_keys": False,
     "header_links_before_dropdown": 6,
-    # The math page (formulas beside code) and the gallery (figures) take the width
-    # of the page's table of contents.
-    "secondary_sidebar_items": {"**": ["page-toc"], "math": [], "auto_examples/*": []},
+    # The page's table of contents beside the API reference only: the guide's tables,
+    # the math page's formulas beside code and the gallery's figures take its width.
+    "secondary_sidebar_items": {"api/**": ["page-toc"]},
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }

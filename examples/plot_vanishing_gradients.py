@@ -95,7 +95,7 @@ for name, norms in initial_norms.items():
     loss_ax.plot(np.arange(1, len(curves[name]) + 1), curves[name], ".-", label=label)
 norms_ax.set(
     xlabel="layer j (1: first hidden, 13: output)",
-    ylabel="$\\|\\nabla_{\\Omega^j} \\mathcal{E}\\|$",
+    ylabel=r"$\|\nabla_{\Omega^j} \mathcal{E}\|$",
     title="Gradient norm per layer, at initialisation",
 )
 loss_ax.set(

@@ -104,46 +104,39 @@ def _page(record: dict[str, Any], path: Path, figures: list[str]) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in environment.get("versions", {}).items())
     threads = environment.get("threads", {}).get("requested", "?")
     lines = [
-        f"# {kind.capitalize()}: {_device(environment)}, {_date(path)}",
+        f"# {kind[0].upper() + kind[1:]}: {_device(environment)}, {_date(path)}",
         "",
         f"From `benchmarks/results/{path.name}`"
         + (f", written by `{record['script']}`." if "script" in record else "."),
         "",
-        "| | |",
-        "|---|---|",
-        f"| device | {_device(environment)} |",
-        f"| date | {_date(path)} |",
-        f"| threads | {threads} |",
-        f"| platform | {environment.get('platform', '?')} |",
-        f"| versions | {versions} |",
+        f"- **device**: {_device(environment)}",
+        f"- **date**: {_date(path)}",
+        f"- **threads**: {threads}",
+        f"- **platform**: {environment.get('platform', '?')}",
+        f"- **versions**: {versions}",
     ]
     if "settings" in record:
-        lines.append("| settings | " + ", ".join(f"{k} = {v}" for k, v in record["settings"].items()) + " |")
+        lines.append("- **settings**: " + ", ".join(f"{k} = {v}" for k, v in record["settings"].items()))
     lines.append("")
     lines += [f"![{_caption(name)}]({name})\n" for name in figures]
-    lines += _tables(record, kind)
+    for heading, table in _tables(record, kind):
+        lines += [f"## {heading}", "", ":::{container} benchmark-tables", table.strip(), ":::", ""]
     return "\n".join(lines) + "\n"
 
 
-def _tables(record: dict[str, Any], kind: str) -> list[str]:
+def _tables(record: dict[str, Any], kind: str) -> list[tuple[str, str]]:
+    """(heading, markdown table) pairs: the script's own tables, or the rows as they are."""
     rows = record.get("rows", [])
     if kind == "training step":
-        return ["## Every row", "", _report.markdown(rows), "", _report.targets_markdown(rows)]
+        targets = _report.targets_markdown(rows).removeprefix("## Targets\n\n")
+        return [("Every row", _report.markdown(rows)), ("Targets", targets)]
     if kind == "L-BFGS against SciPy":
-        return [
-            "## Every problem",
-            "",
-            lbfgs_vs_scipy.markdown(rows),
-            "",
-            "## Targets",
-            "",
-            lbfgs_vs_scipy.targets(rows),
-        ]
+        return [("Every problem", lbfgs_vs_scipy.markdown(rows)), ("Targets", lbfgs_vs_scipy.targets(rows))]
     scalars = [{k: v for k, v in row.items() if isinstance(v, (int, float, str))} for row in rows]
     keys = list(dict.fromkeys(k for row in scalars for k in row))
     table = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     table += ["| " + " | ".join(str(row.get(k, "")) for k in keys) + " |" for row in scalars]
-    return ["## Rows", "", *table] if keys else []
+    return [("Rows", "\n".join(table))] if keys else []
 
 
 def _caption(name: str) -> str:
@@ -192,6 +185,16 @@ def _grid(n: int, width: float = 5.2, height: float = 3.6) -> tuple[Any, list[An
     return fig, list(axes.flat[:n])
 
 
+def _legend_below(fig: Any, axes: list[Any]) -> None:
+    """One legend for every panel, under them: the contenders are the same in each."""
+    entries: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    fig.legend(entries.values(), entries.keys(), loc="lower center", ncols=min(len(entries), 8), fontsize=8)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+
+
 def _throughput(rows: list[dict[str, Any]]) -> Any:
     """Grouped bars: samples/s per contender at each batch size, one panel per
     workload, backend and dtype; the GEMM floors as dashed lines."""
@@ -207,19 +210,18 @@ def _throughput(rows: list[dict[str, Any]]) -> Any:
             values = {r["batch"]: r["samples_per_s"] for r in members if r["contender"] == contender}
             xs = [b + (i - (len(contenders) - 1) / 2) * width for b in range(len(batches))]
             ax.bar(xs, [values.get(b, 0.0) for b in batches], width, label=contender)
-        for floor in FLOORS:
-            for b, batch in enumerate(batches):
-                value = [
-                    r["samples_per_s"] for r in members if r["contender"] == floor and r["batch"] == batch
-                ]
-                if value:
-                    ax.hlines(value[0], b - 0.45, b + 0.45, colors="0.3", linestyles="dashed", linewidth=1)
+        for b, batch in enumerate(batches):
+            for r in members:
+                if r["contender"] in FLOORS and r["batch"] == batch:
+                    ax.hlines(
+                        r["samples_per_s"], b - 0.45, b + 0.45, colors="0.3", linestyles="dashed",
+                        linewidth=1, label="GEMM floor (the matrix products alone)",
+                    )  # fmt: skip
         ax.set_xticks(range(len(batches)), [f"B = {b}" for b in batches])
         ax.set_ylabel("samples / s")
         ax.set_title(f"{workload} {layers}, {backend}, {dtype}", fontsize=10)
-        ax.legend(fontsize=7, ncols=2)
-    fig.suptitle("Training throughput (dashed: the step's matrix products alone)", fontsize=11)
-    fig.tight_layout()
+    fig.suptitle("Training throughput", fontsize=11)
+    _legend_below(fig, axes)
     return fig
 
 
@@ -238,8 +240,7 @@ def _sweeps(rows: list[dict[str, Any]]) -> Any:
         ax.set_xlabel(label)
         ax.set_ylabel("samples / s")
         ax.set_title(f"{sweep} sweep: {workload}, {backend}, {dtype}", fontsize=10)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+    _legend_below(fig, axes)
     return fig
 
 

@@ -2,7 +2,8 @@
 
 - ``mlp-xp-registry`` (``activations``, ``costs`` or ``optimizers``): the built-in
   entries of ``ACTIVATIONS``, ``COSTS`` or ``OPTIMIZERS`` as a table;
-- ``mlp-xp-data`` (a public data name): its entry in the API reference;
+- ``mlp-xp-data`` (a public data name): its entry in the API reference, and its
+  summary in the API tables;
 - ``mlp-xp-help`` (``train``, ``predict``, ``evaluate`` or nothing): the
   ``--help`` text of ``mlp-xp``.
 """
@@ -55,6 +56,7 @@ def setup(app: Sphinx) -> dict[str, object]:
     app.add_directive("mlp-xp-registry", RegistryTable)
     app.add_directive("mlp-xp-data", DataEntry)
     app.add_directive("mlp-xp-help", CommandHelp)
+    app.connect("autodoc-process-docstring", _data_summary)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
@@ -106,6 +108,12 @@ def _optimizers() -> str:
 
 
 REGISTRIES = {"activations": _activations, "costs": _costs, "optimizers": _optimizers}
+
+
+def _data_summary(app: Sphinx, what: str, name: str, obj: object, options: object, lines: list[str]) -> None:
+    """A data name's own words in the API tables, in place of its type's docstring."""
+    if name in DATA:
+        lines[:] = [DATA[name][0]]
 
 
 class RegistryTable(SphinxDirective):
