@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import mlp_xp
 from mlp_xp import ACTIVATIONS, COSTS
 from mlp_xp.cli import main
 
@@ -90,6 +91,13 @@ def test_the_cost_and_activation_tables_name_every_built_in():
         module = getattr(getattr(entry, "value", None), "__module__", "")
         if module in ("mlp_xp.costs", "mlp_xp.activations"):
             assert f"| `{name}`" in text, f"{name} is missing from the page's tables"
+
+
+def test_the_api_reference_lists_every_public_name():
+    """A public name added to ``mlp_xp`` gets its page: one line in ``docs/api/index.rst``."""
+    entries = set(re.findall(r"^   (\S+)$", (DOCS / "api" / "index.rst").read_text(encoding="utf-8"), re.M))
+    missing = {*mlp_xp.__all__, "MLPClassifier", "MLPRegressor"} - entries
+    assert not missing, f"add these to an autosummary list of docs/api/index.rst: {sorted(missing)}"
 
 
 def test_the_pages_with_code_are_found():
