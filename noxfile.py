@@ -5,6 +5,7 @@ python -m nox -s "tests(numpy)"    # one backend
 python -m nox -s tests -- -k xor   # arguments after -- go to pytest
 python -m nox -s gpu_dry_run       # benchmarks/gpu_run.sh --dry-run: the GPU run's steps on the CPU
 python -m nox -s deep              # the long runs (not in the default run)
+python -m nox -s docs              # the site: docs/_build/html/index.html
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import nox
 
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "tests", "gpu_dry_run"]
+nox.options.sessions = ["lint", "tests", "gpu_dry_run", "docs"]
 
 # A CPU build of torch is all the tests need; PyPI's Linux wheels are CUDA
 # builds of several GB.  Override with MLP_XP_TORCH_REQUIREMENT, and point pip
@@ -81,3 +82,13 @@ def deep(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     deep_counts = {"MLP_XP_FUZZ_FILES": os.environ.get("MLP_XP_FUZZ_FILES", "50000")}
     session.run("pytest", *session.posargs, env={"MLP_XP_BACKENDS": "numpy", **deep_counts})
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the site (gallery executed, warnings and broken references as errors)."""
+    session.install("-e", ".[docs]")
+    session.install(TORCH_REQUIREMENT)  # the gallery trains one model on every installed backend
+    session.run(
+        "sphinx-build", "-W", "--keep-going", "-n", "-b", "html", "docs", "docs/_build/html", *session.posargs
+    )

@@ -44,9 +44,12 @@ def register_activation(
     ----------
     name : str
         The name that ``MLP(..., activation=name)`` then accepts.
-    value : callable ``(xp, z) -> Φ(z)``
-    derivative : callable ``(xp, z, a) -> Φ'(z)``, elementwise, given ζ and α = Φ(ζ)
-    vjp : callable ``(xp, z, a, g) -> Φ'(z) ⊙ g``; give this or ``derivative``
+    value : callable
+        ``(xp, z) -> Φ(z)``.
+    derivative : callable, optional
+        ``(xp, z, a) -> Φ'(z)``, elementwise, given ζ and α = Φ(ζ).
+    vjp : callable, optional
+        ``(xp, z, a, g) -> Φ'(z) ⊙ g``; give this or ``derivative``.
     init : {"glorot", "he", "lecun"}
         The initialisation of the layers it follows.
 
@@ -86,8 +89,10 @@ def register_cost(
     ----------
     name : str
         The name that ``fit(..., loss=name)`` then accepts.
-    value : callable ``(xp, y, yhat) -> C``, shape (N,): summed over the outputs of each sample
-    grad : callable ``(xp, y, yhat) -> ∂C/∂ŷ``, shaped like ``yhat``
+    value : callable
+        ``(xp, y, yhat) -> C``, shape (N,): summed over the outputs of each sample.
+    grad : callable
+        ``(xp, y, yhat) -> ∂C/∂ŷ``, shaped like ``yhat``.
     targets : {"real", "sign", "probability", "distribution", "non_negative"}
         What ``y`` must hold (checked by ``fit``).
 

@@ -26,8 +26,11 @@ def gradient_check(model: MLP, x: Any, y: Any, loss: str = "mse", eps: float = S
     Parameters
     ----------
     model : MLP
+        The network whose gradients are checked, at its current parameters.
     x : array-like, shape (N, n_0)
+        The inputs of the batch.
     y : array-like, shape (N, n_L), or (N,) as ``fit`` takes it
+        The targets of the batch.
     loss : str
         A cost of ``mlp_xp.COSTS``.
     eps : float

@@ -23,8 +23,10 @@ def load(path: str | os.PathLike[str], *, backend: Any = "numpy", device: Any = 
     ----------
     path : str or path-like
         A file written by ``save`` (taken as given: no suffix is added).
-    backend, device
+    backend : str or namespace, default "numpy"
         As for ``MLP``: any backend, whichever one saved the file.
+    device : optional
+        A device of ``backend``; default: its default device.
 
     Returns
     -------

@@ -96,6 +96,7 @@ def strong_wolfe(
     step : float
         The first trial α₁ > 0.
     c1, c2 : float, 0 < c1 < c2 < 1
+        The constants of sufficient decrease and of curvature.
     max_evaluations : int
         At most this many calls of ``phi``.
 
@@ -208,6 +209,7 @@ def exact(
         Relative tolerance on α; √ε of the arithmetic is the sensible floor, φ
         being flat to second order at its minimum.
     max_evaluations : int
+        At most this many calls of ``phi``.
 
     Returns
     -------

@@ -179,14 +179,16 @@ class MLP:
         Parameters
         ----------
         x : array-like, shape (N, n_0)
-            Or host data that mini-batches read a batch of rows at a time, never
-            whole: a NumPy memory-map (``np.load(path, mmap_mode="r")``), the path
-            of a ``.npy`` file (opened so), a SciPy sparse matrix (densified a
-            batch at a time); its values are checked a block at a time, and the
-            next batch is read and moved to the device while the current one
-            trains.  Gradient descent (``batch_size=None``) reads it whole.
+            The training inputs, one sample per row; or host data that
+            mini-batches read a batch of rows at a time, never whole: a NumPy
+            memory-map (``np.load(path, mmap_mode="r")``), the path of a ``.npy``
+            file (opened so), a SciPy sparse matrix (densified a batch at a
+            time); its values are checked a block at a time, and the next batch
+            is read and moved to the device while the current one trains.
+            Gradient descent (``batch_size=None``) reads it whole.
         y : array-like, shape (N, n_L), or (N,) for one output or integer class labels
-            Or a memory-map, or the path of a ``.npy`` file.
+            The targets, as ``loss`` reads them; or a memory-map, or the path of
+            a ``.npy`` file.
         loss : str
             A cost of ``mlp_xp.COSTS``.
         optimizer : str or optimizer object

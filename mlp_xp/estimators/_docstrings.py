@@ -59,6 +59,7 @@ PARAMETERS = """
         diverges: training then stops with a ``ConvergenceWarning``).
         Ignored by "lbfgs".
     validation_fraction : float in (0, 1), default=0.1
+        The share of the training data held out with ``early_stopping``.
     beta_1, beta_2 : float in [0, 1), default=0.9, 0.999
         Adam's decay rates.
     epsilon : float, default=1e-8
