@@ -25,7 +25,9 @@ class Activation:
     (the ReLU family) or ``"lecun"``: the initialisation of the layer that this
     activation follows, unless ``MLP(init=...)`` chooses another.
     ``elementwise`` is False only for softmax; ``output_only`` marks the
-    activations of the output layer only (softmax, exp).
+    activations of the output layer only (softmax, exp).  ``fused_bias(xp, z, b)``,
+    where set, adds β to ζ in place and returns α = Φ(ζ) in one pass (the fused
+    CuPy kernels give it); ``forward`` takes the two steps otherwise.
     """
 
     name: str
@@ -34,6 +36,7 @@ class Activation:
     init: str = "glorot"
     elementwise: bool = True
     output_only: bool = False
+    fused_bias: Callable[[Any, Any, Any], Any] | None = None
 
 
 def identity(xp: Any, z: Any) -> Any:

@@ -13,6 +13,7 @@ PACKAGE = Path(mlp_xp.__file__).parent
 # host data sets, the .npz file format, plotting grids).
 EDGE = {
     "_backend.py",
+    "_kernels_cupy.py",
     "_model_file.py",
     "_model_metadata.py",
     "_npz.py",
