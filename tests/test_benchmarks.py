@@ -158,10 +158,11 @@ def test_contenders_by_device(bench, monkeypatch):
     gpu = bench.problem.Problem((6, 5, 3), 4, 3, "float32", 0.1, 0, "cupy", "cuda:0")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert names(gpu, "cupy") == [
-        "mlp_xp", "native", "mlp_xp_torch", "torch", "torch_graph", "floor_cupy", "floor_torch"
+        "mlp_xp", "native", "mlp_xp_kernels", "mlp_xp_torch", "torch", "torch_graph", "floor_cupy",
+        "floor_torch",
     ]  # fmt: skip
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a CPU build of torch beside CuPy
-    assert names(gpu, "cupy") == ["mlp_xp", "native", "floor_cupy"]
+    assert names(gpu, "cupy") == ["mlp_xp", "native", "mlp_xp_kernels", "floor_cupy"]
 
 
 def test_gpu_targets_are_judged_for_mlp_xp_on_each_backend(bench):
@@ -201,7 +202,7 @@ def test_benchmark_runs_on_the_gpu(bench, tmp_path):
     (path,) = tmp_path.glob("gpu-*.json")
     rows = {row["contender"]: row for row in json.loads(path.read_text())["rows"]}
     assert {"mlp_xp", "native", "torch", "torch_graph", f"floor_{backend}"} <= set(rows)
-    assert backend == "torch" or "mlp_xp_torch" in rows
+    assert backend == "torch" or {"mlp_xp_torch", "mlp_xp_kernels"} <= set(rows)
     for name, row in rows.items():
         assert row["step_s"] > 0
         if not name.startswith("floor_"):
