@@ -30,20 +30,14 @@ from typing import Any
 @dataclass(frozen=True)
 class Workload:
     """Layer sizes ``[n_0, ..., n_L]``, the batch sizes worth timing on CPU and GPU, and the
-    data: ``"random"`` (standard normal, as many rows as the calibrated epoch needs) or
-    ``"digits"`` (the training part of ``mlp_xp.datasets.digits()``, one pass an epoch)."""
+    data: ``"random"`` (standard normal) or ``"digits"`` (the training part of
+    ``mlp_xp.datasets.digits()``, repeated to the rows of an epoch)."""
 
     sizes: tuple[int, ...]
     cpu_batches: tuple[int, ...]
     gpu_batches: tuple[int, ...]
     data: str = "random"
 
-    def epoch_steps(self, batch: int) -> int | None:
-        """Steps of one pass over the data set in full batches; None for random data (calibrated)."""
-        return None if self.data == "random" else DATA_ROWS[self.data] // batch
-
-
-DATA_ROWS = {"digits": 1347}  # the rows of mlp_xp.datasets.digits()'s training part
 
 WORKLOADS = {
     "T": Workload((784, 256, 256, 10), (32, 256), (32, 256, 4096)),

@@ -59,8 +59,8 @@ class Problem:
 
     ``x`` (N, n_0) is standard normal and ``labels`` (N,) uniform over the
     n_L classes, N = steps·B, drawn on the host from ``default_rng(seed)``
-    (``data="digits"``: the first N rows of the digits training set, repeated if N
-    is larger; n_0 = 64 and n_L = 10);
+    (``data="digits"``: the 1347 rows of the digits training set, repeated to N
+    rows; n_0 = 64 and n_L = 10);
     the initial weights are those of ``mlp_xp.MLP(sizes, "relu", "softmax",
     seed=seed)`` (He normal, zero biases).  ``device`` is where every contender
     keeps its arrays: ``"cpu"`` or ``"cuda:<n>"``.

@@ -6,7 +6,7 @@
     python benchmarks/train_step.py --backend cupy --workload M           # CUDA GPU, B = 64, 1024, 4096
     python benchmarks/train_step.py --backend torch --device cuda --workload L
     python benchmarks/train_step.py --backend cupy --workload L --precision tf32
-    python benchmarks/train_step.py --backend numpy --workload D --repeats 31   # the digits network
+    python benchmarks/train_step.py --backend numpy --workload D           # the digits network
 
 Every contender (see ``_contenders.py``) trains the same network — ReLU hidden
 layers, softmax + cross-entropy output, plain SGD — from the same initial
@@ -128,7 +128,7 @@ def configurations(args: argparse.Namespace, gpu: str | None) -> list[Config]:
     if not batches:
         raise SystemExit(f"workload {args.workload} is a GPU workload; pass --batch-size to run it anyway")
     if args.sweep is None:
-        return [(sizes, b, args.steps or workload.epoch_steps(b)) for b in batches]
+        return [(sizes, b, args.steps) for b in batches]
     values = SWEEPS[args.sweep][gpu is not None]
     n_in, n_out, hidden = sizes[0], sizes[-1], sizes[1:-1]
     if args.sweep == "batch":

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ._backend import maximum_scalar
+
 LEAKY_SLOPE = 0.01
 
 
@@ -72,7 +74,7 @@ def tanh_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
 
 def relu(xp: Any, z: Any) -> Any:
     """Φ(ζ) = max(ζ, 0)."""
-    return xp.maximum(z, 0.0)
+    return maximum_scalar(xp, z, 0.0)
 
 
 def relu_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
@@ -94,7 +96,7 @@ def leaky_relu_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
 
 def softplus(xp: Any, z: Any) -> Any:
     """log(1 + e^z) = max(z, 0) + log1p(e^{−|z|}), without overflow."""
-    return xp.maximum(z, 0.0) + xp.log1p(xp.exp(-xp.abs(z)))
+    return maximum_scalar(xp, z, 0.0) + xp.log1p(xp.exp(-xp.abs(z)))
 
 
 def softplus_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
