@@ -97,11 +97,11 @@ extern "C" __global__ void output_error(const T* z, const T* y, T* value, T* del
 # The optimizers' in-place updates (optimizers.py), one parameter p at a time.
 _UPDATES = {
     "sgd": ("T g, T lr", "T p", "p = p - lr * g;"),
-    "momentum": ("T g, T lr, T mu", "T p, T v", "T step = lr * g; v = v * mu; v = v - step; p = p + v;"),
+    "momentum": ("T g, T lr, T mu", "T p, T v", "T lr_g = lr * g; v = v * mu; v = v - lr_g; p = p + v;"),
     "nesterov": (
         "T g, T lr, T mu",
         "T p, T v",
-        "T step = lr * g; v = v * mu; v = v - step; p = p + (mu * v - step);",
+        "T lr_g = lr * g; v = v * mu; v = v - lr_g; p = p + (mu * v - lr_g);",
     ),
     "adam": (
         "T g, T b1, T c1, T b2, T c2, T rate, T eps",
