@@ -77,8 +77,10 @@ def objective_value(
     alpha: float,
     wide: Any,
 ) -> float:
-    """𝓔_α of ``batch`` at ``params``, read back as a float (a line search compares it)."""
+    """𝓔_α of ``batch`` at ``params``, read back as a float (a line search compares it with
+    ``objective_gradients``' value: the same kernels, where they are on)."""
     (x, y, w), n_layers = batch, len(phis)
+    phis, cost = with_kernels(xp, phis, cost)
     zs, activations = forward(xp, params[:n_layers], params[n_layers:], phis, x)
     losses = output_error(xp, phis[-1], cost, zs[-1], activations[-1], y)[0]
     return ratio(*penalised_sum(xp, losses, w, params[:n_layers], alpha, wide))

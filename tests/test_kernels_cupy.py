@@ -27,6 +27,7 @@ from mlp_xp._backend import get_namespace, quiet_overflow
 from mlp_xp.activations import ACTIVATIONS
 from mlp_xp.costs import COSTS
 from mlp_xp.network import output_error
+from mlp_xp.objective import objective_gradients, objective_value, ratio
 from mlp_xp.optimizers import SGD, Adam, copy_tree, owned_step
 
 
@@ -206,6 +207,30 @@ def test_fit_with_the_kernels_trains_as_fit_without(
     for got, want in zip(fused, plain):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
     assert ran == {"bias", "vjp", "output", optimizer.name if optimizer.name == "adam" else "momentum"}
+
+
+@needs_cupy
+@pytest.mark.usefixtures("kernels")
+@pytest.mark.parametrize(("loss", "activation"), FUSED)
+def test_the_line_searches_value_is_the_step_s_value(loss, activation, rng):
+    """A line search compares 𝓔 from ``objective_value`` with the step's from
+    ``objective_gradients``: with the kernels on, both come from the same kernels."""
+    model = mlp_xp.MLP([5, 7, 3], "tanh", activation, backend="cupy", seed=0)
+    params, cost = [*model.weights, *model.biases], COSTS[loss]
+    y = (
+        np.eye(3)[rng.integers(0, 3, size=16)]
+        if loss == "cross_entropy"
+        else rng.integers(0, 2, size=(16, 3))
+    )
+    batch = (
+        CUPY.asarray(rng.normal(size=(16, 5)), dtype=CUPY.float32),
+        CUPY.asarray(y, dtype=CUPY.float32),
+        None,
+    )
+    total, weight, _, _ = objective_gradients(
+        CUPY, params, model.phis, batch, cost, 1e-3, CUPY.float64, output=False
+    )
+    assert objective_value(CUPY, params, model.phis, batch, cost, 1e-3, CUPY.float64) == ratio(total, weight)
 
 
 # --- the kernels' source on the host -----------------------------------------------------
