@@ -13,6 +13,7 @@ weights on the same resident data.  Each offers
 ``mlp_xp``         ``MLP.fit(epochs=1, batch_size=B, seed=seed + r)``, the public API
 ``mlp_xp_torch``   the same on ``backend="torch"`` on the run's device (CPU or CUDA), beside a
                    NumPy or CuPy run
+``mlp_xp_kernels`` the same on CuPy with mlp_xp's fused CuPy kernels switched on (GPU)
 ``native``         the same step hand-written in the backend library (NumPy, CuPy or torch
                    tensors without autograd), in place where such code would be
 ``torch``          PyTorch eager: ``nn.Linear``/``ReLU``, ``F.cross_entropy``, ``optim.SGD``
@@ -39,17 +40,20 @@ from _problem import Problem, host, ops
 from _references import Sklearn, Torch, TorchGraph
 
 import mlp_xp
+from mlp_xp import _kernels_cupy
 
 
 class MlpXp:
     """mlp_xp through its public ``fit``: one call per epoch (validation and one-hot included).
 
     ``backend`` defaults to the problem's; ``"torch"`` runs on the problem's
-    device (``"cpu"`` or ``"cuda:<n>"``), CuPy on its current device.
+    device (``"cpu"`` or ``"cuda:<n>"``), CuPy on its current device.  ``kernels``:
+    the fused CuPy kernels on (``MLP_XP_CUPY_KERNELS``) for this contender's fits, off
+    for the others', whatever the environment says.
     """
 
-    def __init__(self, p: Problem, backend: str | None = None) -> None:
-        self.p = p
+    def __init__(self, p: Problem, backend: str | None = None, kernels: bool = False) -> None:
+        self.p, self.kernels = p, kernels
         self.library = backend = backend or p.backend
         device = p.device if backend == "torch" else None
         self.model = mlp_xp.MLP(
@@ -62,6 +66,7 @@ class MlpXp:
         self.inside_fit: list[float] = []  # History.time: the epoch loop without fit's set-up
 
     def _fit(self, x: Any, labels: Any, seed: int) -> float:
+        _kernels_cupy.ENABLED = self.kernels
         history = self.model.fit(
             x, labels, loss="cross_entropy", optimizer="sgd", lr=self.p.lr,
             batch_size=self.p.batch, epochs=1, seed=seed,
@@ -168,9 +173,10 @@ def contender_names(p: Problem, gpu: str | None) -> list[str]:
     """The contenders that can run for this problem on this machine.
 
     The torch contenders need torch on the problem's device (a CUDA build on a
-    GPU); the whole-step CUDA graph runs on a GPU only, scikit-learn on the CPU only.
+    GPU); the whole-step CUDA graph runs on a GPU only, scikit-learn on the CPU only,
+    mlp_xp with its CuPy kernels on CuPy only.
     """
-    names = ["mlp_xp", "native"]
+    names = ["mlp_xp", "native"] + (["mlp_xp_kernels"] if p.backend == "cupy" else [])
     if _torch_reaches(p.device):
         names += [] if p.backend == "torch" else ["mlp_xp_torch"]
         names += ["torch", "torch_graph"] if gpu is not None else ["torch"]
@@ -197,6 +203,7 @@ def make_library(name: str, p: Problem) -> str:
 CONTENDERS = {
     "mlp_xp": MlpXp,
     "mlp_xp_torch": lambda p: MlpXp(p, "torch"),
+    "mlp_xp_kernels": lambda p: MlpXp(p, kernels=True),
     "native": Native,
     "torch": Torch,
     "torch_graph": TorchGraph,

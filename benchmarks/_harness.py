@@ -29,11 +29,14 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Workload:
-    """Layer sizes ``[n_0, ..., n_L]`` and the batch sizes worth timing on CPU and GPU."""
+    """Layer sizes ``[n_0, ..., n_L]``, the batch sizes worth timing on CPU and GPU, and the
+    data: ``"random"`` (standard normal) or ``"digits"`` (the training part of
+    ``mlp_xp.datasets.digits()``, repeated to the rows of an epoch)."""
 
     sizes: tuple[int, ...]
     cpu_batches: tuple[int, ...]
     gpu_batches: tuple[int, ...]
+    data: str = "random"
 
 
 WORKLOADS = {
@@ -41,6 +44,8 @@ WORKLOADS = {
     "M": Workload((1024, 2048, 2048, 2048, 10), (64, 256), (64, 1024, 4096)),
     "L": Workload((4096, 8192, 8192, 4096), (), (8192,)),
     "C": Workload((1024, 1024, 1024, 10), (256,), (256,)),
+    "S": Workload((64, 32, 10), (32,), (32,)),
+    "D": Workload((64, 64, 10), (32,), (32,), data="digits"),
 }
 
 
@@ -95,6 +100,26 @@ def set_threads(n: int) -> dict[str, Any]:
         for pool in threadpool_info()
     ]
     return record
+
+
+def set_precision(precision: str, gpu: str | None) -> str:
+    """Let every contender's float32 matrix products run in TF32 (``"tf32"``) or in float32
+    (``"float32"``), for the whole run; returns the precision in effect (float32 on the CPU).
+
+    CuPy reads ``CUPY_TF32`` at its first float32 matrix product and PyTorch its float32
+    matmul precision at every one: set here, before any contender multiplies, the choice
+    holds for all of them.
+    """
+    if gpu is None:
+        if precision == "tf32":
+            print("TF32 exists on CUDA GPUs only: this CPU run multiplies in float32", file=sys.stderr)
+        return "float32"
+    os.environ["CUPY_TF32"] = "1" if precision == "tf32" else "0"
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        torch.set_float32_matmul_precision("high" if precision == "tf32" else "highest")
+    return precision
 
 
 # --- clocks ------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 import mlp_xp
+import mlp_xp.datasets
 
 
 def ops(library: str, device: str) -> SimpleNamespace:
@@ -57,7 +58,9 @@ class Problem:
     """One benchmark configuration: data, initial weights and batch orders.
 
     ``x`` (N, n_0) is standard normal and ``labels`` (N,) uniform over the
-    n_L classes, N = steps·B, drawn on the host from ``default_rng(seed)``;
+    n_L classes, N = steps·B, drawn on the host from ``default_rng(seed)``
+    (``data="digits"``: the 1347 rows of the digits training set, repeated to N
+    rows; n_0 = 64 and n_L = 10);
     the initial weights are those of ``mlp_xp.MLP(sizes, "relu", "softmax",
     seed=seed)`` (He normal, zero biases).  ``device`` is where every contender
     keeps its arrays: ``"cpu"`` or ``"cuda:<n>"``.
@@ -71,6 +74,7 @@ class Problem:
     seed: int
     backend: str
     device: str
+    data: str = "random"
     x: np.ndarray = field(init=False, repr=False)
     labels: np.ndarray = field(init=False, repr=False)
     weights: list[np.ndarray] = field(init=False, repr=False)
@@ -79,8 +83,13 @@ class Problem:
 
     def __post_init__(self) -> None:
         rng = np.random.default_rng(self.seed)
-        self.x = rng.standard_normal((self.n, self.sizes[0]), dtype=np.dtype(self.dtype))
-        self.labels = rng.integers(0, self.sizes[-1], size=self.n)
+        if self.data == "digits":
+            x, _, labels, _ = mlp_xp.datasets.digits()
+            self.x = np.resize(x.astype(self.dtype), (self.n, x.shape[1]))
+            self.labels = np.resize(labels, self.n)
+        else:
+            self.x = rng.standard_normal((self.n, self.sizes[0]), dtype=np.dtype(self.dtype))
+            self.labels = rng.integers(0, self.sizes[-1], size=self.n)
         model = mlp_xp.MLP(list(self.sizes), "relu", "softmax", dtype=self.dtype, seed=self.seed)
         self.weights = [np.array(mlp_xp.to_numpy(w)) for w in model.weights]
         self.biases = [np.array(mlp_xp.to_numpy(b)) for b in model.biases]

@@ -98,6 +98,7 @@ COLUMNS = (
     ("samples/s", "samples_per_s", "{:,.0f}"),
     ("mlp_xp ÷ it", "mlp_xp_speedup", "{:.2f}×"),
     ("mlp_xp_torch ÷ it", "mlp_xp_torch_speedup", "{:.2f}×"),
+    ("mlp_xp_kernels ÷ it", "mlp_xp_kernels_speedup", "{:.2f}×"),
     ("GEMM floor", "gemm_floor_efficiency", "{:.0%}"),
     ("GFLOP/s", "gflops", "{:.1f}"),
     ("peak MiB", "peak_mib", "{:.1f}"),
@@ -113,7 +114,9 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
         "|" + "|".join("---:" if fmt != "{}" else "---" for _, _, fmt in COLUMNS) + "|",
     ]
     for row in rows:
-        row = {**row, "layers": "-".join(map(str, row["sizes"])), "n": row["batch"] * row["steps_per_epoch"]}
+        dtype = row["dtype"] + (" (TF32)" if row.get("precision") == "tf32" else "")
+        row = {**row, "layers": "-".join(map(str, row["sizes"])), "n": row["batch"] * row["steps_per_epoch"],
+               "dtype": dtype}  # fmt: skip
         cells = [
             "" if row.get(key) is None else fmt.format(row[key]).replace(",", "\u202f")
             for _, key, fmt in COLUMNS
@@ -123,12 +126,13 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
 
 
 KEY = ("workload", "backend", "device", "dtype", "batch", "sizes", "contender", "sweep")
+OURS = ("mlp_xp", "mlp_xp_torch", "mlp_xp_kernels")  # mlp_xp on the run's backend, on torch, with kernels
 
 
 def row_key(row: dict[str, Any]) -> tuple[str, ...]:
     """What a row measures; a later row with the same key replaces it (N too in an N sweep)."""
     n = str(row["steps_per_epoch"]) if row.get("sweep") == "n" else ""
-    return (*(str(row.get(k)) for k in KEY), n)
+    return (*(str(row.get(k)) for k in KEY), row.get("precision", "float32"), n)
 
 
 # (device kind, workload or None for any, batch sizes or None for any, contender, metric, bound,
@@ -142,6 +146,9 @@ TARGETS = (
     ("cpu", "C", (256,), "torch", "speedup", 1.0, "min", "≥ 1.0× PyTorch eager"),
     ("cpu", "T", (256,), None, "gemm_floor_efficiency", 0.9, "min", "≥ 90 % of the GEMM floor"),
     ("cpu", "C", (256,), None, "gemm_floor_efficiency", 0.9, "min", "≥ 90 % of the GEMM floor"),
+    ("cpu", "S", (32,), "native", "speedup", 0.9, "min", "≥ 0.9× the native loop"),
+    ("cpu", "D", (32,), "native", "speedup", 0.9, "min", "≥ 0.9× the native loop"),
+    ("cpu", "D", (32,), "sklearn", "speedup", 3.0, "min", "≥ 3× scikit-learn"),
     ("cpu", None, None, "native", "speedup", 0.98, "min", "abstraction cost ≤ 2 % vs the native loop"),
     ("cpu", None, None, None, "memory_ratio", 1.3, "max", "peak memory ≤ 1.3× need"),
     ("gpu", "L", (8192,), "torch", "speedup", 1.0, "min", "≥ 1.0× PyTorch eager"),
@@ -159,12 +166,13 @@ def device_kind(row: dict[str, Any]) -> str:
 
 
 def targets_markdown(rows: Sequence[dict[str, Any]]) -> str:
-    """The CPU and GPU targets against the measured rows of the named workloads,
-    for mlp_xp on the run's backend and, where it ran, on torch (``mlp_xp_torch``)."""
+    """The CPU and GPU targets against the measured float32 rows of the named workloads, for
+    mlp_xp on the run's backend and, where they ran, on torch (``mlp_xp_torch``) and with
+    the CuPy kernels (``mlp_xp_kernels``)."""
     lines = ["| workload | device | B | dtype | mlp_xp on | target | measured | met |"]
     lines.append("|---|---|---:|---|---|---|---:|---|")
     for row in rows:
-        if row["sweep"] is not None or row["workload"] is None:
+        if row["sweep"] is not None or row["workload"] is None or row.get("precision") == "tf32":
             continue
         for kind, workload, batches, contender, metric, bound, sense, label in TARGETS:
             if kind not in (None, device_kind(row)) or workload not in (None, row["workload"]):
@@ -172,13 +180,13 @@ def targets_markdown(rows: Sequence[dict[str, Any]]) -> str:
             if batches is not None and row["batch"] not in batches:
                 continue
             # the native loop is written in the run's library: it measures mlp_xp on that one only
-            for ours in ("mlp_xp",) if contender == "native" else ("mlp_xp", "mlp_xp_torch"):
+            for ours in [o for o in OURS if contender != "native" or o != "mlp_xp_torch"]:
                 key = f"{ours}_speedup" if metric == "speedup" else metric
                 if row["contender"] != (contender or ours) or row.get(key) is None:
                     continue
                 value = row[key]
                 met = value >= bound if sense == "min" else value <= bound
-                on = row["backend"] if ours == "mlp_xp" else "torch"
+                on = {"mlp_xp": row["backend"], "mlp_xp_torch": "torch"}.get(ours, "cupy + kernels")
                 lines.append(
                     f"| {row['workload']} | {row['device']} | {row['batch']} | {row['dtype']} | {on} | "
                     f"{label} | {value:.2f} | {'yes' if met else '**no**'} |"

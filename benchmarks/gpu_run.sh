@@ -14,10 +14,11 @@
 #   tests-cupy, tests-torch-cuda
 #                 the whole suite on MLP_XP_BACKENDS=cupy and on torch with
 #                 MLP_XP_TORCH_DEVICE=cuda, side by side; tests-<step>.log each
-#   bench-T, bench-M, bench-L
-#                 benchmarks/train_step.py on cupy (mlp_xp on cupy and on torch-cuda, the
-#                 native CuPy loop, PyTorch eager and its whole-step CUDA graph, the GEMM
-#                 floors), float32: bench.log and <device>-<date>.json and .md
+#   bench-T, bench-M, bench-L, bench-L-tf32
+#                 benchmarks/train_step.py on cupy (mlp_xp on cupy, with its fused CuPy
+#                 kernels and on torch-cuda, the native CuPy loop, PyTorch eager and its
+#                 whole-step CUDA graph, the GEMM floors), float32, then L with TF32 for
+#                 every contender: bench.log and <device>-<date>.json and .md
 # summary.txt has one line per step (status, seconds, limit, and pytest's last line or
 # the step's) and is rewritten after every step.  A step whose library is missing is
 # "skipped" with the reason.  Exit status 1 if a step failed or timed out (in a dry
@@ -55,11 +56,12 @@ export CUPY_TF32=0                         # float32 products in float32, as tor
 
 if ((DRY)); then
     BUDGET=${BUDGET:-115} MODE="dry run (CPU)"
-    declare -A CAP=([wheels]=30 [device]=30 [tests]=60 [bench-T]=40 [bench-M]=35 [bench-L]=35)
+    declare -A CAP=([wheels]=30 [device]=30 [tests]=60 [bench-T]=40 [bench-M]=35 [bench-L]=35 [bench-L-tf32]=20)
     TESTS=(numpy "MLP_XP_BACKENDS=numpy" torch-cpu "MLP_XP_BACKENDS=torch MLP_XP_TORCH_DEVICE=cpu")
     TEST_TIMEOUT=60
     # a part of the suite: the backend and device handling, and the benchmark harness's GPU paths
-    TEST_SELECTION=(-x tests/test_backend.py tests/test_persistence.py tests/test_benchmarks.py)
+    TEST_SELECTION=(-x tests/test_backend.py tests/test_persistence.py tests/test_benchmarks.py
+        tests/test_kernels_cupy.py)
     DEVICE=(--cpu)
     # the GPU workloads' steps on tiny networks (the real T at B = 16, for the targets' table),
     # without the memory probes, which on the CPU start a process per contender
@@ -67,21 +69,24 @@ if ((DRY)); then
         [T]="--workload T --batch-size 16 --steps 3 --repeats 1 --no-memory"
         [M]="--workload M --sizes 64,32,32,32,10 --batch-size 8 --steps 3 --repeats 1 --no-memory"
         [L]="--workload L --sizes 64,48,48,8 --batch-size 16 --steps 3 --repeats 1 --no-memory"
+        [L-tf32]="--workload L --sizes 64,48,48,8 --batch-size 16 --steps 3 --repeats 1 --no-memory --precision tf32"
     )
 else
     BUDGET=${BUDGET:-480} MODE="GPU run"
-    declare -A CAP=([wheels]=60 [device]=60 [tests]=220 [bench-T]=80 [bench-M]=80 [bench-L]=120)
+    declare -A CAP=([wheels]=60 [device]=60 [tests]=220 [bench-T]=80 [bench-M]=80 [bench-L]=120 [bench-L-tf32]=60)
     TESTS=(cupy "MLP_XP_BACKENDS=cupy" torch-cuda "MLP_XP_BACKENDS=torch MLP_XP_TORCH_DEVICE=cuda")
     TEST_TIMEOUT=120
     TEST_SELECTION=() # the whole suite
     # float32, TF32 off.  Epochs of about 0.1 s of the native loop, 5 timed each; B: the workloads'
     # GPU batches (T 32, 256, 4096; M 64, 1024, 4096).  L, B = 8192: 6·8192·134·10⁶ = 6.6 TFLOP a
-    # step, about 0.13 s at 50 TFLOP/s, so 3 steps an epoch and 3 timed epochs.
+    # step, about 0.13 s at 50 TFLOP/s, so 3 steps an epoch and 3 timed epochs; then with TF32 for
+    # every contender (several times faster), without the memory probes.
     DEVICE=()
     declare -A BENCH=(
         [T]="--workload T --epoch-seconds 0.1 --repeats 5"
         [M]="--workload M --epoch-seconds 0.1 --repeats 5"
         [L]="--workload L --steps 3 --repeats 3"
+        [L-tf32]="--workload L --steps 3 --repeats 3 --no-memory --precision tf32"
     )
 fi
 HEADER="mlp_xp $MODE, $(date -u '+%Y-%m-%d %H:%M UTC'), budget ${BUDGET}s, checkout $(git rev-parse --short HEAD 2>/dev/null || echo '(no git)')"
@@ -194,7 +199,7 @@ for candidate in "${TESTS[0]}" "${TESTS[2]}"; do
     [[ -v WHY_NOT[$candidate] ]] || { backend=$candidate; break; }
 done
 [[ $backend == "${TESTS[2]}" ]] && echo "${TESTS[0]} cannot run: mlp_xp on $backend only" >>"$OUT/bench.log"
-for workload in T M L; do
+for workload in T M L L-tf32; do
     if [[ -n $backend ]]; then
         # shellcheck disable=SC2086  # BENCH_BACKEND, BENCH: options of train_step.py, as words
         run_step "bench-$workload" "${CAP[bench-$workload]}" "$OUT/bench.log" \

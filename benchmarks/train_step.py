@@ -5,6 +5,8 @@
     python benchmarks/train_step.py --backend numpy --workload T --sweep batch
     python benchmarks/train_step.py --backend cupy --workload M           # CUDA GPU, B = 64, 1024, 4096
     python benchmarks/train_step.py --backend torch --device cuda --workload L
+    python benchmarks/train_step.py --backend cupy --workload L --precision tf32
+    python benchmarks/train_step.py --backend numpy --workload D           # the digits network
 
 Every contender (see ``_contenders.py``) trains the same network — ReLU hidden
 layers, softmax + cross-entropy output, plain SGD — from the same initial
@@ -33,7 +35,10 @@ Results: a markdown table on stdout, merged into
 ``benchmarks/results/<device>-<date>.json`` and ``.md``.
 
 Beside a NumPy or CuPy run, ``mlp_xp_torch`` is mlp_xp on ``backend="torch"``
-on the same device.  On a CUDA GPU (``--backend cupy``, or ``torch`` with a
+on the same device; beside a CuPy run, ``mlp_xp_kernels`` is mlp_xp on CuPy with
+its fused kernels switched on (``MLP_XP_CUPY_KERNELS``).  ``--precision tf32``
+lets every contender's float32 matrix products use TF32 (CuPy's ``CUPY_TF32``,
+PyTorch's ``allow_tf32``), set once for the whole run.  On a CUDA GPU (``--backend cupy``, or ``torch`` with a
 CUDA device) epochs are timed between device synchronisations, PyTorch also
 runs as a whole-step CUDA graph, scikit-learn is left out and memory is read
 from the CuPy pool / PyTorch allocator.  That path has not yet run on a GPU;
@@ -80,6 +85,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     add("--sizes", help="layer sizes n_0,...,n_L instead of the workload's, e.g. 784,256,10")
     add("--batch-size", type=int, nargs="+", help="default: the workload's for the device")
     add("--dtype", choices=("float32", "float64"), default="float32")
+    add("--precision", choices=("float32", "tf32"), default="float32",
+        help="float32 matrix products in float32 or (CUDA GPUs) TF32, for every contender")  # fmt: skip
     add("--repeats", type=int, default=5, help="timed epochs per contender (median kept)")
     add("--epoch-seconds", type=float, default=0.2, help="target native-loop epoch time")
     add("--steps", type=int, help="steps per epoch (default: from --epoch-seconds)")
@@ -134,7 +141,8 @@ def configurations(args: argparse.Namespace, gpu: str | None) -> list[Config]:
 
 
 def problem(args: argparse.Namespace, sizes: tuple[int, ...], batch: int, steps: int) -> Problem:
-    return Problem(sizes, batch, steps, args.dtype, args.lr, args.seed, args.backend, args.device)
+    data = h.WORKLOADS[args.workload].data
+    return Problem(sizes, batch, steps, args.dtype, args.lr, args.seed, args.backend, args.device, data)
 
 
 def calibrate(args: argparse.Namespace, sizes: tuple[int, ...], batch: int, timer: Any) -> int:
@@ -210,6 +218,7 @@ def probe_memory(args: argparse.Namespace, p: Problem, name: str, gpu: str | Non
         sys.executable, __file__, "--probe", name, "--backend", args.backend, "--device", args.device,
         "--sizes", ",".join(map(str, p.sizes)), "--batch-size", str(p.batch), "--steps", str(p.steps),
         "--dtype", p.dtype, "--lr", str(p.lr), "--seed", str(p.seed), "--threads", str(args.threads),
+        "--workload", args.workload, "--precision", args.precision,
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -271,6 +280,7 @@ def result_row(
         "sizes": list(p.sizes),
         "batch": p.batch,
         "dtype": p.dtype,
+        "precision": args.precision,
         "backend": p.backend,
         "device": p.device,
         "sweep": args.sweep,
@@ -284,10 +294,10 @@ def result_row(
         "samples_per_s": p.batch / seconds,
         "gflops": h.step_flops(p.sizes, p.batch) / seconds / 1e9,
         "gemm_floor_efficiency": None if floor is None or is_floor else floor / seconds,
-        "mlp_xp_speedup": None if "mlp_xp" not in step_s or is_floor else seconds / step_s["mlp_xp"],
-        "mlp_xp_torch_speedup": None
-        if "mlp_xp_torch" not in step_s or is_floor
-        else seconds / step_s["mlp_xp_torch"],
+        **{
+            f"{ours}_speedup": None if ours not in step_s or is_floor else seconds / step_s[ours]
+            for ours in report.OURS
+        },
         "check": "ref." if name == "native" else None if checked is None else checked["status"],
         "check_detail": checked,
         "memory": memory,
@@ -297,7 +307,7 @@ def result_row(
         "memory_later_ratio": later_ratio(memory),
         "load_average": os.getloadavg(),
     }
-    if "native" in timings and name in ("mlp_xp", LOOP, "mlp_xp_torch", "torch", "torch_graph"):
+    if "native" in timings and name in (*report.OURS, LOOP, "torch", "torch_graph"):
         # same weights, same batch orders: the timed epochs' losses must follow the native loop's
         ours, native = np.array(timings[name]["loss"]), np.array(timings["native"]["loss"])
         diff = float(np.max(np.abs(ours - native) / np.abs(native)))
@@ -320,10 +330,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     threads = h.set_threads(args.threads)
     gpu = h.cuda_library(args.backend, args.device)
+    args.precision = h.set_precision(args.precision, gpu)
     if args.probe:
         run_probe(args, gpu)
         return
-    record = {"environment": report.environment(gpu, threads), "script": "benchmarks/train_step.py"}
+    record = {
+        "environment": {**report.environment(gpu, threads), "precision": args.precision},
+        "script": "benchmarks/train_step.py",
+    }
     rows: list[dict[str, Any]] = []
     for config in configurations(args, gpu):
         rows += run_configuration(args, config, gpu)

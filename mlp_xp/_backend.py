@@ -137,6 +137,17 @@ def widest_float(xp: Any, device: Any) -> Any:
     return floats.get("float64", floats.get("float32"))
 
 
+def maximum_scalar(xp: Any, x: Any, scalar: float) -> Any:
+    """``xp.maximum(x, scalar)`` for a Python float, by the standard call that maps directly
+    onto the library: on torch ``xp.clip(x, min=scalar)``, which is ``torch.clamp`` (the
+    ``maximum`` of array-api-compat turns the scalar into a tensor at every call: three
+    times the cost), elsewhere ``xp.maximum`` (array-api-compat's ``clip`` for NumPy and
+    CuPy assigns through boolean masks).  Both give NaN where ``x`` is NaN."""
+    if array_api_compat.is_torch_namespace(xp):
+        return xp.clip(x, min=scalar)
+    return xp.maximum(x, scalar)
+
+
 def dtype_name(xp: Any, dtype: Any) -> str:
     """'float32' or 'float64' for a dtype of ``xp``."""
     return next(name for name in DTYPES if dtype == getattr(xp, name))

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ._backend import maximum_scalar
+
 LEAKY_SLOPE = 0.01
 
 
@@ -25,7 +27,9 @@ class Activation:
     (the ReLU family) or ``"lecun"``: the initialisation of the layer that this
     activation follows, unless ``MLP(init=...)`` chooses another.
     ``elementwise`` is False only for softmax; ``output_only`` marks the
-    activations of the output layer only (softmax, exp).
+    activations of the output layer only (softmax, exp).  ``fused_bias(xp, z, b)``,
+    where set, adds β to ζ in place and returns α = Φ(ζ) in one pass (the fused
+    CuPy kernels give it); ``forward`` takes the two steps otherwise.
     """
 
     name: str
@@ -34,6 +38,7 @@ class Activation:
     init: str = "glorot"
     elementwise: bool = True
     output_only: bool = False
+    fused_bias: Callable[[Any, Any, Any], Any] | None = None
 
 
 def identity(xp: Any, z: Any) -> Any:
@@ -69,7 +74,7 @@ def tanh_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
 
 def relu(xp: Any, z: Any) -> Any:
     """Φ(ζ) = max(ζ, 0)."""
-    return xp.maximum(z, 0.0)
+    return maximum_scalar(xp, z, 0.0)
 
 
 def relu_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
@@ -91,7 +96,7 @@ def leaky_relu_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
 
 def softplus(xp: Any, z: Any) -> Any:
     """log(1 + e^z) = max(z, 0) + log1p(e^{−|z|}), without overflow."""
-    return xp.maximum(z, 0.0) + xp.log1p(xp.exp(-xp.abs(z)))
+    return maximum_scalar(xp, z, 0.0) + xp.log1p(xp.exp(-xp.abs(z)))
 
 
 def softplus_vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:

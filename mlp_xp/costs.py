@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ._backend import maximum_scalar
 from .activations import sigmoid, softplus
 
 HUBER_DELTA = 1.0
@@ -86,7 +87,7 @@ def logistic_grad(xp: Any, y: Any, yhat: Any) -> Any:
 
 def hinge_value(xp: Any, y: Any, yhat: Any) -> Any:
     """C = Σₖ max(0, 1 − yₖŷₖ), y = ±1."""
-    return xp.sum(xp.maximum(1.0 - y * yhat, 0.0), axis=1)
+    return xp.sum(maximum_scalar(xp, 1.0 - y * yhat, 0.0), axis=1)
 
 
 def hinge_grad(xp: Any, y: Any, yhat: Any) -> Any:
@@ -133,7 +134,7 @@ def binary_cross_entropy_fused(xp: Any, y: Any, z: Any) -> tuple[Any, Any]:
     and σ(z) − y below: no cancellation against 1.
     """
     e = xp.exp(-xp.abs(z))
-    value = xp.sum((xp.maximum(z, 0.0) - y * z) + xp.log1p(e), axis=1)
+    value = xp.sum((maximum_scalar(xp, z, 0.0) - y * z) + xp.log1p(e), axis=1)
     tail = e / (1.0 + e)  # σ(−|z|)
     return value, xp.where(z >= 0, (1.0 - y) - tail, tail - y)
 
@@ -149,18 +150,19 @@ def cross_entropy_grad(xp: Any, y: Any, yhat: Any) -> Any:
 
 
 def cross_entropy_fused(xp: Any, y: Any, z: Any) -> tuple[Any, Any]:
-    """−Σ y log softmax(z) = Σ y (logsumexp(z) − z);  𝓑ᴸ = softmax(z) Σy − y.
+    """−Σ y log softmax(z) = Σ y (logsumexp(z) − z);  𝓑ᴸ = softmax(z) − y.
 
     One exponential serves both: e = exp(z − max z), softmax = e / Σe and
     logsumexp = max z + log Σe.  A class with y = 0 adds exactly 0, even where
-    z − max z overflows to −inf (a logit spread beyond the float range).
+    z − max z overflows to −inf (a logit spread beyond the float range).  The
+    rows of y sum to 1 (one-hot rows, or distributions as ``fit`` checks them),
+    so that softmax(z) − y is the gradient; for other rows it is softmax(z) Σy − y.
     """
     shifted = z - xp.max(z, axis=1, keepdims=True)
     e = xp.exp(shifted)
     total = xp.sum(e, axis=1, keepdims=True)
-    mass = xp.sum(y, axis=1, keepdims=True)
     value = xp.sum(y * xp.where(y == 0.0, 0.0, xp.log(total) - shifted), axis=1)
-    return value, e * (mass / total) - y
+    return value, e / total - y
 
 
 def half_poisson_deviance(xp: Any, y: Any, log_yhat: Any, yhat: Any) -> Any:

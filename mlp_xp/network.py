@@ -96,7 +96,8 @@ def forward(
     """Forward pass keeping ζʲ and αʲ: ``(zs, activations)``, ``activations[0] = x``.
 
     ``output=False`` leaves αᴸ out (``activations[-1]`` is ``None``): a fused
-    cost reads the logits ζᴸ only (see ``is_fused``).
+    cost reads the logits ζᴸ only (see ``is_fused``).  An activation with
+    ``fused_bias`` adds βʲ and applies Φ in one pass.
 
     Notes
     -----
@@ -105,9 +106,14 @@ def forward(
     zs, activations = [], [x]
     for W, b, phi in zip(weights, biases, phis):
         z = activations[-1] @ W
-        z += b  # in place on the new product (a new array where arrays are immutable)
+        keep = output or len(zs) + 1 < len(phis)
+        if keep and phi.fused_bias is not None:
+            a = phi.fused_bias(xp, z, b)
+        else:
+            z += b  # in place on the new product (a new array where arrays are immutable)
+            a = phi.value(xp, z) if keep else None
         zs.append(z)
-        activations.append(phi.value(xp, z) if output or len(zs) < len(phis) else None)
+        activations.append(a)
     return zs, activations
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ._kernels_cupy import with_kernels
 from .activations import Activation
 from .costs import Cost
 from .network import backward, forward, output_error
@@ -45,7 +46,8 @@ def objective_gradients(
 
     Returns Σ wᵢCᵢ + (α/2) Σ‖Ω‖² (in ``wide``), Σ wᵢ (a float without sample
     weights, else a 0-d array in ``wide``), ``dW`` and ``db``.  ``output=False``
-    skips the output activation, for a fused cost.
+    skips the output activation, for a fused cost.  On CuPy, with the fused
+    kernels switched on (``_kernels_cupy``), the activations and the cost use them.
 
     Notes
     -----
@@ -53,7 +55,7 @@ def objective_gradients(
     penalty's, as scikit-learn); the biases are not penalised.
     """
     (x, y, w), n_layers = batch, len(phis)
-    weights = params[:n_layers]
+    weights, (phis, cost) = params[:n_layers], with_kernels(xp, phis, cost)
     zs, activations = forward(xp, weights, params[n_layers:], phis, x, output=output)
     losses, dW, db = backward(xp, weights, phis, zs, activations, y, cost, w)
     total, weight = penalised_sum(xp, losses, w, weights, alpha, wide)
@@ -75,8 +77,10 @@ def objective_value(
     alpha: float,
     wide: Any,
 ) -> float:
-    """𝓔_α of ``batch`` at ``params``, read back as a float (a line search compares it)."""
+    """𝓔_α of ``batch`` at ``params``, read back as a float (a line search compares it with
+    ``objective_gradients``' value: the same kernels, where they are on)."""
     (x, y, w), n_layers = batch, len(phis)
+    phis, cost = with_kernels(xp, phis, cost)
     zs, activations = forward(xp, params[:n_layers], params[n_layers:], phis, x)
     losses = output_error(xp, phis[-1], cost, zs[-1], activations[-1], y)[0]
     return ratio(*penalised_sum(xp, losses, w, params[:n_layers], alpha, wide))

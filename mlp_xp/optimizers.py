@@ -39,6 +39,7 @@ import array_api_compat
 
 from . import line_search
 from ._backend import namespace_of
+from ._kernels_cupy import fused_update
 from ._validation import check_int, check_real
 from .lbfgs import LBFGS
 
@@ -90,8 +91,13 @@ def updates_in_place(optimizer: Any) -> bool:
 
 def owned_step(optimizer: Any) -> Callable[..., tuple[list[Any], Any]]:
     """The step for parameters, gradients and state that the caller owns and lets
-    change: ``update`` where ``updates_in_place``, else ``step``."""
-    return optimizer.update if updates_in_place(optimizer) else optimizer.step
+    change: ``update`` where ``updates_in_place``, else ``step``.  For ``SGD`` and
+    ``Adam`` with the fused CuPy kernels switched on: ``update`` as one kernel per
+    parameter on CuPy arrays (``_kernels_cupy.fused_update``)."""
+    if not updates_in_place(optimizer):
+        return optimizer.step
+    fused = fused_update(optimizer) if type(optimizer) in (SGD, Adam) else None
+    return fused or optimizer.update
 
 
 @dataclass(frozen=True)
@@ -189,7 +195,7 @@ class Adam(InPlaceStep):
         xp = namespace_of(params[0])
         b1, b2, m, v = self.beta1, self.beta2, state["m"], state["v"]
         state["t"] += 1
-        lr_t = lr * math.sqrt(1 - b2 ** state["t"]) / (1 - b1 ** state["t"])
+        lr_t = self.step_size(lr, state["t"])
         for i, g in enumerate(grads):
             m[i] *= b1
             m[i] += (1 - b1) * g
@@ -197,6 +203,10 @@ class Adam(InPlaceStep):
             v[i] += (1 - b2) * (g * g)
             params[i] -= lr_t * m[i] / (xp.sqrt(v[i]) + self.eps)
         return params, state
+
+    def step_size(self, lr: float, t: int) -> float:
+        """η_t = η √(1 − β₂ᵗ) / (1 − β₁ᵗ): the bias-corrected rate of update t, on the host."""
+        return lr * math.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
 
 
 @dataclass(frozen=True)

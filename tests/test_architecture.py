@@ -16,6 +16,7 @@ PACKAGE = Path(mlp_xp.__file__).parent
 EDGE = {
     "_backend.py",
     "_host_data.py",
+    "_kernels_cupy.py",
     "_model_file.py",
     "_model_metadata.py",
     "_npz.py",

@@ -372,3 +372,14 @@ def test_numpy_views_that_torch_cannot_share_are_accepted(make_mlp, rng, view):
 def test_to_numpy_refuses_python_data_clearly():
     with pytest.raises(TypeError, match=expects("to_numpy needs an array", "got list", "numpy.asarray")):
         to_numpy([1.0, 2.0])
+
+
+def test_maximum_with_a_scalar_is_the_standards_maximum_by_the_direct_call(backend, xp, device, monkeypatch):
+    """max(x, c) as ``xp.maximum`` gives it (NaN stays NaN); on torch by ``clip``
+    (torch.clamp), never by array-api-compat's ``maximum``, which makes a tensor of c."""
+    x = xp.asarray([np.nan, -np.inf, -1.0, -0.0, 0.0, 0.5, np.inf], device=device)
+    want = host(xp.maximum(x, 0.0))
+    if backend == "torch":
+        monkeypatch.setattr(xp, "maximum", lambda *args: pytest.fail("array-api-compat's maximum called"))
+    np.testing.assert_array_equal(host(_backend.maximum_scalar(xp, x, 0.0)), want)
+    np.testing.assert_array_equal(host(mlp_xp.activations.relu(xp, x)), want)

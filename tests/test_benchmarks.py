@@ -12,12 +12,15 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import os
 import sys
 import types
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+import mlp_xp.datasets
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 MODULES = ("_harness", "_problem", "_contenders", "_report", "train_step")
@@ -158,10 +161,11 @@ def test_contenders_by_device(bench, monkeypatch):
     gpu = bench.problem.Problem((6, 5, 3), 4, 3, "float32", 0.1, 0, "cupy", "cuda:0")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert names(gpu, "cupy") == [
-        "mlp_xp", "native", "mlp_xp_torch", "torch", "torch_graph", "floor_cupy", "floor_torch"
+        "mlp_xp", "native", "mlp_xp_kernels", "mlp_xp_torch", "torch", "torch_graph", "floor_cupy",
+        "floor_torch",
     ]  # fmt: skip
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a CPU build of torch beside CuPy
-    assert names(gpu, "cupy") == ["mlp_xp", "native", "floor_cupy"]
+    assert names(gpu, "cupy") == ["mlp_xp", "native", "mlp_xp_kernels", "floor_cupy"]
 
 
 def test_gpu_targets_are_judged_for_mlp_xp_on_each_backend(bench):
@@ -201,10 +205,45 @@ def test_benchmark_runs_on_the_gpu(bench, tmp_path):
     (path,) = tmp_path.glob("gpu-*.json")
     rows = {row["contender"]: row for row in json.loads(path.read_text())["rows"]}
     assert {"mlp_xp", "native", "torch", "torch_graph", f"floor_{backend}"} <= set(rows)
-    assert backend == "torch" or "mlp_xp_torch" in rows
+    assert backend == "torch" or {"mlp_xp_torch", "mlp_xp_kernels"} <= set(rows)
     for name, row in rows.items():
         assert row["step_s"] > 0
         if not name.startswith("floor_"):
             assert row["check"] in ("ok", "ref."), (name, row["check_detail"])
         if not name.startswith("floor_") and name != bench.train_step.LOOP:  # the loop: mlp_xp's epochs
             assert row["memory"]["growth_bytes"] > 0, name
+
+
+def test_tf32_is_set_once_for_every_contender_and_only_on_a_gpu(bench, monkeypatch, capsys):
+    torch = pytest.importorskip("torch")
+    precisions: list[str] = []
+    monkeypatch.setattr(torch, "set_float32_matmul_precision", precisions.append)
+    monkeypatch.setenv("CUPY_TF32", "0")
+    assert bench.harness.set_precision("tf32", "cupy") == "tf32"
+    assert os.environ["CUPY_TF32"] == "1" and precisions == ["high"]
+    assert bench.harness.set_precision("float32", "torch") == "float32"
+    assert os.environ["CUPY_TF32"] == "0" and precisions == ["high", "highest"]
+    assert bench.harness.set_precision("tf32", None) == "float32"  # the CPU has no TF32: said, not done
+    assert "CUDA GPUs only" in capsys.readouterr().err and precisions == ["high", "highest"]
+
+
+def test_tf32_rows_are_kept_apart_and_the_targets_judge_float32(bench):
+    row = {"workload": "L", "device": "cuda:0", "batch": 8192, "dtype": "float32", "sweep": None,
+           "backend": "cupy", "contender": "torch", "mlp_xp_speedup": 1.2, "sizes": [4, 2],
+           "steps_per_epoch": 3}  # fmt: skip
+    tf32 = {**row, "precision": "tf32", "mlp_xp_speedup": 0.5}
+    assert bench.report.row_key(row) != bench.report.row_key(tf32)
+    assert bench.report.row_key(row) == bench.report.row_key({**row, "precision": "float32"})
+    table = bench.report.targets_markdown([row, tf32])
+    assert "| 1.20 | yes |" in table and "0.50" not in table
+    assert "float32 (TF32)" in bench.report.markdown([tf32])
+
+
+def test_the_digits_workload_trains_on_the_digits_repeated(bench):
+    pytest.importorskip("sklearn")
+    p = bench.problem.Problem((64, 64, 10), 32, 50, "float32", 0.1, 0, "numpy", "cpu", data="digits")
+    x, _, labels, _ = mlp_xp.datasets.digits()
+    assert p.x.shape == (1600, 64) and p.x.dtype == np.float32
+    np.testing.assert_array_equal(p.x[: len(x)], x.astype(np.float32))
+    np.testing.assert_array_equal(p.x[len(x) :], x[: 1600 - len(x)].astype(np.float32))
+    np.testing.assert_array_equal(p.labels, np.resize(labels, 1600))
