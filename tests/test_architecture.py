@@ -10,9 +10,10 @@ from mlp_xp import training
 
 PACKAGE = Path(mlp_xp.__file__).parent
 # The edge: the only modules that may know array libraries by name (backends,
-# host data sets, the .npz file format, plotting grids).
+# host data sets, the .npz file format, plotting grids, communicators).
 EDGE = {
     "_backend.py",
+    "_comm.py",
     "_model_file.py",
     "_model_metadata.py",
     "_npz.py",
@@ -78,7 +79,7 @@ def test_fit_reads_the_device_once_per_epoch(monkeypatch, rng):
 # --- Layering: no import cycle, no imports hidden in functions ------------------------------
 
 # What functions may import: optional dependencies, where they are needed.
-OPTIONAL = {"sklearn", "matplotlib", "tqdm", "mlp_xp.estimators"}
+OPTIONAL = {"sklearn", "matplotlib", "tqdm", "mlp_xp.estimators", "mpi4py", "torch", "cupy", "cupyx"}
 
 
 def _imports(source: str, module: str) -> tuple[set[str], set[str]]:
