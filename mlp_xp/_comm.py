@@ -62,6 +62,9 @@ class Communicator:
     def abort(self, reason: str) -> None:
         raise NotImplementedError
 
+    def __deepcopy__(self, memo: dict) -> Communicator:
+        return self  # a handle on a process group: scikit-learn's clone keeps it, as mpi4py's own
+
     def allreduce_host(self, values: list[float]) -> list[float]:
         """Σ over processes of a few host numbers, in float64."""
         return [float(v) for v in self.allreduce_sum(np.array(values, dtype=np.float64))]

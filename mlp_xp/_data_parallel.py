@@ -242,8 +242,12 @@ def described_settings(model: Any, arguments: dict[str, Any]) -> dict[str, str]:
     """What every process must give a data-parallel ``fit`` alike, as text: the
     network's shape and ``arguments`` (an object without a repr of its own by its type)."""
     network = {"layer_sizes": model.layer_sizes, "activations": [phi.name for phi in model.phis]}
-    described = {name: _text(value) for name, value in {**network, **arguments}.items()}
-    return {**described, "dtype": str(model.dtype)}
+    return {**as_text({**network, **arguments}), "dtype": str(model.dtype)}
+
+
+def as_text(values: dict[str, Any]) -> dict[str, str]:
+    """Each value's repr, or its type's name for an object without a repr of its own."""
+    return {name: _text(value) for name, value in values.items()}
 
 
 def _text(value: Any) -> str:

@@ -28,16 +28,27 @@ _DIVERGED = "training diverged"
 
 
 def train_network(
-    estimator: Any, model: MLP, loss: str, train: tuple, validation: Any, *, first: bool, incremental: bool
+    estimator: Any,
+    model: MLP,
+    loss: str,
+    train: tuple,
+    validation: Any,
+    *,
+    first: bool,
+    incremental: bool,
+    rows: tuple[int, ...],
+    comm: Any,
 ) -> tuple[History, bool]:
     """``model.fit`` with the estimator's parameters: its History, and whether it diverged.
 
-    A diverging epoch ends training with the parameters of the last finite epoch,
-    or of the best one with ``early_stopping``.
+    ``rows``: every process's training rows (this one's alone without ``comm``):
+    "invscaling" counts all of them, and ``batch_size="auto"`` is min(200, the
+    fewest).  A diverging epoch ends training with the parameters of the last
+    finite epoch, or of the best one with ``early_stopping``.
     """
     optimizer = _optimizer(estimator)
     resume = not first and optimizer == model.optimizer
-    n_samples, epochs = train[0].shape[0], 1 if incremental else estimator.max_iter
+    n_samples, epochs = sum(rows), 1 if incremental else estimator.max_iter
     schedule, callbacks = _schedule(estimator, n_samples, resume)
     if estimator.verbose:
         callbacks = (*callbacks, VerboseReport(estimator._loss_scale(model.layer_sizes[-1]), schedule))
@@ -48,7 +59,7 @@ def train_network(
             loss=loss,
             optimizer=optimizer,
             lr=estimator.learning_rate_init,
-            batch_size=_batch_size(estimator.batch_size, n_samples),
+            batch_size=_batch_size(estimator.batch_size, min(rows)),
             epochs=epochs,
             sampling="shuffle" if estimator.shuffle else "sequential",
             lr_schedule=schedule,
@@ -59,6 +70,7 @@ def train_network(
             early_stopping=_stopping_rule(estimator),
             resume=resume,
             on_divergence="warn",
+            comm=comm,
         )
     # Only divergence ends a fit before its epochs without saying why in the History.
     diverged = history.n_epochs < epochs and not (history.stopped_early or history.converged)
