@@ -211,7 +211,7 @@ def agreed(comm: Any, settings: dict[str, str]) -> Iterator[Agreement]:
     for rank, (error, other, _) in enumerate(outcomes):
         different = [name for name in settings if other.get(name) != outcomes[0][1].get(name)]
         if error is not None or different:
-            reason = error or f"its {', '.join(different)} differ from process 0's"
+            reason = error or f"its {', '.join(different)} (not those of process 0)"
             raise ValueError(
                 f"process {rank} of {comm.size} refused its input, so no process trains: {reason}"
             )

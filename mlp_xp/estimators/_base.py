@@ -63,9 +63,7 @@ class MLPEstimator(MLPParams):
 
     def _train(self, X: Any, y: Any, sample_weight: Any, incremental: bool, classes: Any) -> Any:
         comm = communicator(self.comm)
-        settings = (
-            as_text({k: v for k, v in self.get_params().items() if k != "comm"}) if comm.distributed else {}
-        )
+        settings = as_text(_shared(self.get_params())) if comm.distributed else {}
         with agreed(comm, settings) as checked:  # with a communicator: all processes go on, or all raise
             self._check_params(incremental)
             if y is None:
@@ -131,6 +129,12 @@ class MLPEstimator(MLPParams):
         return saved_by_rank0(
             communicator(self.comm), lambda: save(self.model_, path, estimator=estimator_entry(self))
         )
+
+
+def _shared(params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters every process of a data-parallel fit must share: all but
+    its own ``comm``, ``device``, ``random_state`` (rank 0's network is taken) and ``verbose``."""
+    return {k: v for k, v in params.items() if k not in ("comm", "device", "random_state", "verbose")}
 
 
 def _every_label(labels: list[Any]) -> Any:

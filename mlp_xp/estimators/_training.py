@@ -50,7 +50,7 @@ def train_network(
     resume = not first and optimizer == model.optimizer
     n_samples, epochs = sum(rows), 1 if incremental else estimator.max_iter
     schedule, callbacks = _schedule(estimator, n_samples, resume)
-    if estimator.verbose:
+    if estimator.verbose and comm.rank == 0:
         callbacks = (*callbacks, VerboseReport(estimator._loss_scale(model.layer_sizes[-1]), schedule))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_DIVERGED, category=RuntimeWarning)
@@ -74,7 +74,7 @@ def train_network(
         )
     # Only divergence ends a fit before its epochs without saying why in the History.
     diverged = history.n_epochs < epochs and not (history.stopped_early or history.converged)
-    if estimator.verbose and history.stopped_early:
+    if estimator.verbose and comm.rank == 0 and history.stopped_early:
         watched = "Validation score" if estimator.early_stopping else "Training loss"
         print(
             f"{watched} did not improve more than tol={estimator.tol:f} for "

@@ -75,7 +75,9 @@ class Case:
     options: tuple[tuple[str, Any], ...] = ()
 
     def model(self, backend: str = "numpy", device: Any = None, seed: int = 0) -> mlp_xp.MLP:
-        return mlp_xp.MLP(list(self.layers), "tanh", backend=backend, device=device, dtype="float64", seed=seed)
+        return mlp_xp.MLP(
+            list(self.layers), "tanh", backend=backend, device=device, dtype="float64", seed=seed
+        )
 
     def fit(self, model: mlp_xp.MLP, size: int, rank: int, comm: Any) -> list[mlp_xp.History]:
         """Train ``model`` on process ``rank``'s shard of ``size`` processes; the Histories."""
@@ -121,58 +123,52 @@ class Case:
     def _step_by_step(model: mlp_xp.MLP, shards: list[list[np.ndarray]], options: dict) -> list[Any]:
         """One update per global step, each a gradient-descent fit on that step's rows:
         a global batch of varying size once some shards are used up."""
-        batch = options["batch_size"]
+        batch, history = options["batch_size"], mlp_xp.History()
         steps = max(-(-len(s) // batch) for s in shards[0])
         for _ in range(options["epochs"]):
+            total = count = 0.0
             for k in range(steps):
                 rows = [np.concatenate([s[k * batch : (k + 1) * batch] for s in a]) for a in shards]
                 single = {**options, "batch_size": None, "epochs": 1}
-                model.fit(*rows, resume=model.optimizer is not None, **single)
-        return []
+                total += model.fit(*rows, resume=model.optimizer is not None, **single).loss[0] * len(rows[0])
+                count += len(rows[0])
+            history.loss.append(total / count)
+        return [history]
 
 
+SEQUENTIAL = (("batch_size", 4), ("sampling", "sequential"))
 CASES = {
     case.name: case
     for case in [
         Case("gd", options=(("batch_size", None), ("epochs", 6), ("lr", 0.2), ("alpha", 0.01))),
         Case(
-            "sequential",
-            options=(
-                ("optimizer", SGD(momentum=0.9)), ("batch_size", 4), ("sampling", "sequential"),
-                ("epochs", 3), ("lr", 0.05),
-            ),
+            "sequential", options=(*SEQUENTIAL, ("optimizer", SGD(momentum=0.9)), ("epochs", 3), ("lr", 0.05))
         ),
-        Case(
-            "adam",
-            options=(
-                ("optimizer", Adam()), ("batch_size", 4), ("sampling", "sequential"), ("epochs", 3),
-                ("lr", 0.01),
-            ),
-        ),
-        Case(
-            "weights",
-            options=(
-                ("batch_size", 4), ("sampling", "sequential"), ("epochs", 3), ("lr", 0.1), ("alpha", 0.05),
-            ),
-        ),
-        Case(
-            "exhausted",
-            options=(("optimizer", Adam()), ("batch_size", 4), ("sampling", "sequential"), ("epochs", 2),
-                     ("lr", 0.01)),
-        ),
+        Case("adam", options=(*SEQUENTIAL, ("optimizer", Adam()), ("epochs", 3), ("lr", 0.01))),
+        Case("weights", options=(*SEQUENTIAL, ("epochs", 3), ("lr", 0.1), ("alpha", 0.05))),
+        Case("exhausted", options=(*SEQUENTIAL, ("optimizer", Adam()), ("epochs", 2), ("lr", 0.01))),
         Case(
             "early_stopping",
             layers=(3, 16, 2),
             options=(
-                ("batch_size", None), ("epochs", 300), ("lr", 0.5),
+                ("batch_size", None),
+                ("epochs", 300),
+                ("lr", 0.5),
                 ("early_stopping", mlp_xp.EarlyStopping("val_loss", patience=3, restore_best=True)),
             ),
         ),
         Case(
             "line_search",
-            options=(("optimizer", "line_search"), ("batch_size", None), ("epochs", 30), ("lr", 2.0),
-                     ("tol", 1e-3)),
+            options=(
+                ("optimizer", "line_search"),
+                ("batch_size", None),
+                ("epochs", 30),
+                ("lr", 2.0),
+                ("tol", 1e-3),
+            ),
         ),
-        Case("lbfgs", options=(("optimizer", "lbfgs"), ("batch_size", None), ("epochs", 15), ("alpha", 1e-3))),
+        Case(
+            "lbfgs", options=(("optimizer", "lbfgs"), ("batch_size", None), ("epochs", 15), ("alpha", 1e-3))
+        ),
     ]
-}  # fmt: skip
+}
