@@ -125,7 +125,12 @@ LOCAL = Local()
 
 
 def communicator(comm: Any) -> Communicator:
-    """The ``Communicator`` of ``fit(comm=...)``; ``TypeError`` naming what was given otherwise."""
+    """The ``Communicator`` of ``fit(comm=...)``; ``TypeError`` naming what was given otherwise.
+
+    ``mlp_xp.communicator(group)`` is also the way to give an estimator a torch
+    process group: scikit-learn's ``clone`` deep-copies parameters, which a
+    ProcessGroup refuses, while a ``Communicator`` copies as itself.
+    """
     if comm is None:
         return LOCAL
     if isinstance(comm, Communicator):
@@ -246,6 +251,7 @@ class MPIComm(Communicator):
     def abort(self, reason: str) -> None:
         print(reason, file=sys.stderr, flush=True)
         self._comm.Abort(1)
+        os._exit(1)  # where Abort returns before the launcher ends this process
 
     def _run(self, buffer: Any, operate: Callable[[Any], Any]) -> Any:
         if not _is_cuda(buffer):

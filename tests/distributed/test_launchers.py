@@ -1,0 +1,152 @@
+"""Data-parallel fit on the real engines: ``worker.py`` under ``mpiexec -n 1, 2, 3`` (mpi4py,
+NumPy) and under torchrun with 2 processes (torch.distributed's gloo, backend torch).
+
+Each job runs under a time limit, so that a hang fails the test instead of stalling
+the run.  Skipped where mpiexec and mpi4py (or torch.distributed) are missing; the
+nox session ``distributed`` installs them (``pip install mpi4py mpich``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cases import CASES
+from conftest import BACKENDS
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent.parent
+WORKER = HERE / "worker.py"
+TIMEOUT = 240  # seconds for one job: the three of them take about 10 s on two cores
+MPIEXEC = shutil.which("mpiexec") or shutil.which("mpiexec", path=str(Path(sys.executable).parent))
+HAS_MPI = MPIEXEC is not None and importlib.util.find_spec("mpi4py") is not None
+# The MPI jobs train NumPy models, the torch.distributed ones torch models: each runs with its backend.
+needs_mpi = pytest.mark.skipif(
+    not HAS_MPI or "numpy" not in BACKENDS,
+    reason="needs mpiexec and mpi4py (pip install mpi4py mpich) and the numpy backend",
+)
+
+
+def _has_gloo() -> bool:
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_gloo_available()
+
+
+HAS_GLOO = "torch" in BACKENDS and _has_gloo()
+needs_gloo = pytest.mark.skipif(not HAS_GLOO, reason="needs the torch backend with torch.distributed's gloo")
+
+
+def launch(command: list[str], timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
+    """Run a job; a job still running after ``timeout`` seconds fails the test as a hang."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env.update(OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    try:
+        return subprocess.run(command, cwd=HERE, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as expired:
+        pytest.fail(f"{' '.join(command)} hung: still running after {timeout} s\n{expired.stderr}")
+
+
+def mpiexec(size: int, *arguments: str) -> list[str]:
+    return [MPIEXEC, "-n", str(size), sys.executable, str(WORKER), *arguments]
+
+
+def torchrun(size: int, *arguments: str) -> list[str]:
+    run = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={size}"]
+    return [*run, str(WORKER), *arguments]
+
+
+def results(outdir: Path, job: subprocess.CompletedProcess, size: int) -> list[dict]:
+    assert job.returncode == 0, job.stderr[-4000:]
+    return [json.loads((outdir / f"rank{rank}.json").read_text(encoding="utf-8")) for rank in range(size)]
+
+
+@pytest.fixture(scope="module", params=[1, 2, 3], ids=["mpiexec-n1", "mpiexec-n2", "mpiexec-n3"])
+def mpi_job(request, tmp_path_factory):
+    if not HAS_MPI or "numpy" not in BACKENDS:
+        pytest.skip("needs mpiexec and mpi4py (pip install mpi4py mpich) and the numpy backend")
+    outdir = tmp_path_factory.mktemp(f"mpi{request.param}")
+    return request.param, results(outdir, launch(mpiexec(request.param, str(outdir), "cases")), request.param)
+
+
+@pytest.fixture(scope="module")
+def torch_job(tmp_path_factory):
+    if not HAS_GLOO:
+        pytest.skip("needs the torch backend with torch.distributed's gloo")
+    outdir = tmp_path_factory.mktemp("torch2")
+    return 2, results(outdir, launch(torchrun(2, str(outdir), "cases", "--torch")), 2)
+
+
+def check_cases(size: int, found: list[dict], backend: str) -> None:
+    """Every process holds the same bits, equal (to rounding) to one process on the global batches."""
+    for name, case in CASES.items():
+        runs = [process["cases"][name] for process in found]
+        assert all(run["params"] == runs[0]["params"] for run in runs), f"{name}: processes differ"
+        reference, histories = case.reference(size)
+        want = [np.asarray(p).tolist() for p in (*reference.weights, *reference.biases)]
+        for got, expected in zip(runs[0]["params"], want):
+            np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-13, err_msg=name)
+        for got, expected in zip(runs[0]["histories"], histories):
+            assert got["best_epoch"] == expected.best_epoch and len(got["loss"]) == expected.n_epochs
+            for key in ("loss", "val_loss", "grad_norm"):
+                np.testing.assert_allclose(got[key], getattr(expected, key), rtol=1e-10, atol=1e-13)
+
+
+def check_the_rest(size: int, found: list[dict]) -> None:
+    steps = [process["steps"] for process in found]
+    assert len(steps[0]) == 2 * -(-max({1: [22], 2: [12, 10], 3: [8, 8, 6]}[size]) // 3)
+    assert all(s == steps[0] for s in steps), "the parameters differ between processes after a step"
+    for rank, process in enumerate(found):
+        if size > 1:
+            expected = "x contains NaN" if rank == 1 else f"process 1 of {size} refused its input"
+            assert expected in process["invalid"] and process["invalid"].endswith("updates 0")
+        assert process["save"]["same"] and process["save"]["path"] == found[0]["save"]["path"]
+        estimator = process["estimator"]
+        classes = ["a", "b"] if size == 1 else ["a", "b", "c"]
+        assert estimator["classes"] == classes and estimator["clone_keeps_comm"]
+        assert estimator["coefs"] == found[0]["estimator"]["coefs"]
+
+
+@needs_mpi
+def test_mpi_fit_equals_one_process(mpi_job):
+    size, found = mpi_job
+    check_cases(size, found, "numpy")
+
+
+@needs_mpi
+def test_mpi_steps_errors_save_and_estimators(mpi_job):
+    check_the_rest(*mpi_job)
+
+
+@needs_gloo
+def test_torch_distributed_fit_equals_one_process(torch_job):
+    check_cases(*torch_job, "torch")
+
+
+@needs_gloo
+def test_torch_distributed_steps_errors_save_and_estimators(torch_job):
+    check_the_rest(*torch_job)
+
+
+@needs_mpi
+def test_an_error_on_one_mpi_process_aborts_the_job_with_its_reason(tmp_path):
+    job = launch(mpiexec(2, str(tmp_path), "crash"), timeout=120)
+    assert job.returncode != 0
+    assert "process 1 of 2 failed during training; aborting all 2 processes" in job.stderr
+    assert "RuntimeError: rank 1 ran out of disk" in job.stderr
+
+
+@needs_gloo
+def test_an_error_on_one_torch_process_ends_the_job_with_its_reason(tmp_path):
+    job = launch(torchrun(2, str(tmp_path), "crash", "--torch"), timeout=180)
+    assert job.returncode != 0
+    assert "RuntimeError: rank 1 ran out of disk" in job.stderr + job.stdout
