@@ -46,10 +46,10 @@ HAS_GLOO = "torch" in BACKENDS and _has_gloo()
 needs_gloo = pytest.mark.skipif(not HAS_GLOO, reason="needs the torch backend with torch.distributed's gloo")
 
 
-def launch(command: list[str], timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
+def launch(command: list[str], timeout: float = TIMEOUT, **variables: str) -> subprocess.CompletedProcess:
     """Run a job; a job still running after ``timeout`` seconds fails the test as a hang."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    env.update(OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    env.update(OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore", **variables)
     try:
         return subprocess.run(command, cwd=HERE, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as expired:
@@ -83,10 +83,10 @@ def torch_job(tmp_path_factory):
     if not HAS_GLOO:
         pytest.skip("needs the torch backend with torch.distributed's gloo")
     outdir = tmp_path_factory.mktemp("torch2")
-    return 2, results(outdir, launch(torchrun(2, str(outdir), "cases", "--torch")), 2)
+    return 2, results(outdir, launch(torchrun(2, str(outdir), "cases", "--engine", "torch")), 2)
 
 
-def check_cases(size: int, found: list[dict], backend: str) -> None:
+def check_cases(size: int, found: list[dict]) -> None:
     """Every process holds the same bits, equal (to rounding) to one process on the global batches."""
     for name, case in CASES.items():
         runs = [process["cases"][name] for process in found]
@@ -119,7 +119,7 @@ def check_the_rest(size: int, found: list[dict]) -> None:
 @needs_mpi
 def test_mpi_fit_equals_one_process(mpi_job):
     size, found = mpi_job
-    check_cases(size, found, "numpy")
+    check_cases(size, found)
 
 
 @needs_mpi
@@ -129,7 +129,7 @@ def test_mpi_steps_errors_save_and_estimators(mpi_job):
 
 @needs_gloo
 def test_torch_distributed_fit_equals_one_process(torch_job):
-    check_cases(*torch_job, "torch")
+    check_cases(*torch_job)
 
 
 @needs_gloo
@@ -147,6 +147,77 @@ def test_an_error_on_one_mpi_process_aborts_the_job_with_its_reason(tmp_path):
 
 @needs_gloo
 def test_an_error_on_one_torch_process_ends_the_job_with_its_reason(tmp_path):
-    job = launch(torchrun(2, str(tmp_path), "crash", "--torch"), timeout=180)
+    job = launch(torchrun(2, str(tmp_path), "crash", "--engine", "torch"), timeout=180)
     assert job.returncode != 0
     assert "RuntimeError: rank 1 ran out of disk" in job.stderr + job.stdout
+
+
+# ------------------------------------------------------------------ on CUDA GPUs
+# Not yet run on a GPU: the paths they test (CuPy and torch CUDA arrays through MPI,
+# nccl) are written, and these tests are what a GPU run executes.
+
+
+def _gpus(library: str) -> int:
+    """The number of CUDA devices that ``library`` (cupy or torch) sees; 0 without it."""
+    if importlib.util.find_spec(library) is None:
+        return 0
+    try:
+        if library == "cupy":
+            import cupy
+
+            return cupy.cuda.runtime.getDeviceCount()
+        import torch
+
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    except Exception:  # no driver, no device
+        return 0
+
+
+def _on_gpus(library: str, count: int, mpi: bool = True) -> pytest.MarkDecorator:
+    missing = [f"{count} CUDA GPU(s) seen by {library}"] if _gpus(library) < count else []
+    missing += ["mpiexec and mpi4py"] if mpi and not HAS_MPI else []
+    return pytest.mark.skipif(bool(missing), reason=f"needs {' and '.join(missing)} (not yet run on a GPU)")
+
+
+def _mpi_takes_cuda_memory() -> bool:
+    query = (
+        "from mpi4py import MPI; from mlp_xp._comm import _takes_cuda_memory as t; print(t(MPI.COMM_WORLD))"
+    )
+    return (
+        launch([sys.executable, "-c", query], timeout=60, MLP_XP_CUDA_AWARE_MPI="").stdout.strip() == "True"
+    )
+
+
+def check_gpu_job(tmp_path: Path, command: list[str], **variables: str) -> None:
+    found = results(tmp_path, launch(command, **variables), 2)
+    check_cases(2, found)
+    check_the_rest(2, found)
+
+
+@_on_gpus("cupy", 1)
+@pytest.mark.parametrize("cuda_aware", ["0", "1"], ids=["pinned-host", "cuda-aware"])
+def test_mpi_with_cupy_arrays(cuda_aware, tmp_path):
+    """Two processes (on one GPU, or one each): CuPy buffers staged through pinned host memory,
+    or handed to MPI as they are where the MPI library takes CUDA memory."""
+    if cuda_aware == "1" and not _mpi_takes_cuda_memory():
+        pytest.skip("the MPI library does not take CUDA memory (mpi_memory_alloc_kinds names no cuda)")
+    command = mpiexec(2, str(tmp_path), "cases", "--backend", "cupy")
+    check_gpu_job(tmp_path, command, MLP_XP_CUDA_AWARE_MPI=cuda_aware)
+
+
+@_on_gpus("torch", 1)
+def test_mpi_with_torch_cuda_tensors(tmp_path):
+    command = mpiexec(2, str(tmp_path), "cases", "--backend", "torch", "--device", "cuda")
+    check_gpu_job(tmp_path, command, MLP_XP_CUDA_AWARE_MPI="0")
+
+
+@_on_gpus("torch", 2, mpi=False)
+def test_torch_distributed_nccl(tmp_path):
+    """nccl needs one GPU per process."""
+    check_gpu_job(tmp_path, torchrun(2, str(tmp_path), "cases", "--engine", "torch", "--device", "cuda"))
+
+
+@_on_gpus("cupy", 2)
+def test_cupy_nccl(tmp_path):
+    """cupyx.distributed's NCCLBackend, bootstrapped by MPI, one GPU per process."""
+    check_gpu_job(tmp_path, mpiexec(2, str(tmp_path), "cases", "--engine", "nccl", "--backend", "cupy"))
