@@ -174,20 +174,30 @@ def rank_generator(rng: np.random.Generator, rank: int) -> np.random.Generator:
     return np.random.default_rng([int(rng.integers(2**63)), rank])
 
 
-def world(kind: str, device: Any = None) -> Any:
-    """The communicator of every process of the job started by a launcher:
-    ``"mpi"`` (mpiexec) gives ``MPI.COMM_WORLD``, ``"torch"`` (torchrun) starts
-    torch.distributed's default group (nccl for a CUDA ``device``, else gloo)."""
-    if kind == "mpi":
+@contextmanager
+def launched(kind: str | None, device: Any = None) -> Iterator[Any]:
+    """The communicator of every process of a job started by a launcher, for the block:
+    None for ``kind=None`` (one process); ``"mpi"`` (mpiexec): ``MPI.COMM_WORLD``;
+    ``"torch"`` (torchrun): torch.distributed's default group, started here (nccl for
+    a CUDA ``device``, else gloo) unless it already is, and ended after the block."""
+    if kind is None:
+        yield None
+    elif kind == "mpi":
         from mpi4py import MPI
 
-        return MPI.COMM_WORLD
-    import torch.distributed as dist
+        yield MPI.COMM_WORLD
+    else:
+        import torch.distributed as dist
 
-    if not dist.is_initialized():
-        cuda = getattr(device, "type", str(device or "cpu")).startswith("cuda")
-        dist.init_process_group("nccl" if cuda else "gloo")
-    return dist.group.WORLD
+        started = not dist.is_initialized()
+        if started:
+            cuda = str(getattr(device, "type", device or "cpu")).startswith("cuda")
+            dist.init_process_group("nccl" if cuda else "gloo")
+        try:
+            yield dist.group.WORLD
+        finally:
+            if started:
+                dist.destroy_process_group()
 
 
 class _Unpicklable:

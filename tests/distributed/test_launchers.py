@@ -221,3 +221,63 @@ def test_torch_distributed_nccl(tmp_path):
 def test_cupy_nccl(tmp_path):
     """cupyx.distributed's NCCLBackend, bootstrapped by MPI, one GPU per process."""
     check_gpu_job(tmp_path, mpiexec(2, str(tmp_path), "cases", "--engine", "nccl", "--backend", "cupy"))
+
+
+# ------------------------------------------------------------------ the command line
+
+CLI = ["-m", "mlp_xp", "train", "--data", "moons", "--batch-size", "full", "--epochs", "20", "--lr", "0.5"]
+
+
+def _cli_reference(tmp_path: Path) -> list[np.ndarray]:
+    """The same training on one process: full-batch gradient descent over every training row."""
+    from mlp_xp.cli import main
+
+    assert main([*CLI[2:], "--quiet", "--save", str(tmp_path / "one.npz")]) == 0
+    return _parameters(tmp_path / "one.npz")
+
+
+def _parameters(path: Path) -> list[np.ndarray]:
+    import mlp_xp
+
+    model = mlp_xp.load(path)
+    return [np.asarray(p) for p in (*model.weights, *model.biases)]
+
+
+def check_cli_job(job: subprocess.CompletedProcess, tmp_path: Path, size: int) -> None:
+    """Rank 0 alone prints and writes; the model is the one-process model (float32 rounding)."""
+    assert job.returncode == 0, job.stderr[-4000:]
+    assert job.stdout.count("final training loss") == 1, job.stdout
+    assert f"data-parallel on {size} processes" in job.stdout and job.stdout.count("saved the model") == 1
+    for got, want in zip(_parameters(tmp_path / "many.npz"), _cli_reference(tmp_path)):
+        np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-5)
+
+
+@needs_mpi
+def test_the_command_line_trains_under_mpiexec(tmp_path):
+    command = [
+        MPIEXEC,
+        "-n",
+        "3",
+        sys.executable,
+        *CLI,
+        "--distributed",
+        "mpi",
+        "--save",
+        str(tmp_path / "many.npz"),
+    ]
+    check_cli_job(launch(command), tmp_path, 3)
+
+
+@needs_gloo
+def test_the_command_line_trains_under_torchrun(tmp_path):
+    run = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node=2",
+        "-m",
+        "mlp_xp",
+    ]
+    command = [*run, *CLI[2:], "--distributed", "torch", "--save", str(tmp_path / "many.npz")]
+    check_cli_job(launch(command), tmp_path, 2)
