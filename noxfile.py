@@ -62,7 +62,11 @@ def distributed(session: nox.Session) -> None:
     session.install(TORCH_REQUIREMENT)
     session.run("mpiexec", "--version", silent=True)
     session.run(
-        "pytest", "tests/distributed", "-ra", *session.posargs, env={"MLP_XP_BACKENDS": "numpy,torch"}
+        "pytest",
+        "tests/distributed",
+        "-ra",
+        *session.posargs,
+        env={"MLP_XP_BACKENDS": "numpy,torch", "MLP_XP_REQUIRE_ENGINES": "1"},
     )
 
 

@@ -70,6 +70,15 @@ def results(outdir: Path, job: subprocess.CompletedProcess, size: int) -> list[d
     return [json.loads((outdir / f"rank{rank}.json").read_text(encoding="utf-8")) for rank in range(size)]
 
 
+def test_the_engines_are_there_where_the_run_needs_them():
+    """The nox session sets MLP_XP_REQUIRE_ENGINES=1: there, a missing engine fails instead of skipping."""
+    if os.environ.get("MLP_XP_REQUIRE_ENGINES") != "1":
+        pytest.skip("MLP_XP_REQUIRE_ENGINES=1 is not set")
+    assert HAS_MPI, "mpiexec or mpi4py is missing"
+    assert HAS_GLOO, "torch.distributed's gloo is missing (or torch is not in MLP_XP_BACKENDS)"
+    assert "numpy" in BACKENDS
+
+
 @pytest.fixture(scope="module", params=[1, 2, 3], ids=["mpiexec-n1", "mpiexec-n2", "mpiexec-n3"])
 def mpi_job(request, tmp_path_factory):
     if not HAS_MPI or "numpy" not in BACKENDS:
