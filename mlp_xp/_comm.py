@@ -78,6 +78,7 @@ class Communicator:
 
         Each process writes its pickle into its own stretch of a zero byte
         buffer, and one sum assembles them: only ``allreduce_sum`` is needed.
+        Between the processes of one job, as mpi4py's lower-case methods.
         A value that cannot be pickled makes every process raise ``TypeError``.
         """
         try:
@@ -107,9 +108,6 @@ class Local(Communicator):
     """One process: every exchange is the identity (``fit`` then makes none)."""
 
     distributed = False
-
-    def allgather_object(self, value: Any) -> list[Any]:
-        return [value]
 
     def allreduce_sum(self, buffer: Any) -> Any:
         return buffer
@@ -335,21 +333,24 @@ class TorchComm(Communicator):
 
         self._torch, self._dist, self._group = torch, dist, group
         self.rank, self.size = dist.get_rank(group), dist.get_world_size(group)
-        nccl = dist.get_backend(group) == "nccl"
-        self._device = torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
+        backend = str(dist.get_backend(group))  # "gloo", "nccl", or "cpu:gloo,cuda:nccl"
+        self._devices = {kind for kind, name in (("cpu", "gloo"), ("cuda", "nccl")) if name in backend}
+        gpu = "gloo" not in backend
+        self._device = torch.device("cuda", torch.cuda.current_device()) if gpu else torch.device("cpu")
+        self._root = dist.get_global_rank(group, 0)
 
     def allreduce_sum(self, buffer: Any) -> Any:
         return self._run(buffer, lambda t: self._dist.all_reduce(t, group=self._group))
 
     def broadcast(self, buffer: Any) -> Any:
-        return self._run(buffer, lambda t: self._dist.broadcast(t, group=self._group, group_src=0))
+        return self._run(buffer, lambda t: self._dist.broadcast(t, src=self._root, group=self._group))
 
     def abort(self, reason: str) -> None:
         _exit(reason)  # torchrun then ends the other processes
 
     def _run(self, buffer: Any, operate: Callable[[Any], Any]) -> Any:
         torch = self._torch
-        if array_api_compat.is_torch_array(buffer) and buffer.device.type == self._device.type:
+        if array_api_compat.is_torch_array(buffer) and buffer.device.type in self._devices:
             operate(buffer)
             return buffer
 

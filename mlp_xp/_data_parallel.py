@@ -8,8 +8,7 @@ buffer (``reduce_sums``) gives every process the sums of the global batch,
 from which every process takes the same update.  A process whose rows are
 used up for the epoch joins the step with an empty batch (``padded``), so that
 every process makes the number of steps agreed at the start
-(``global_steps``).  Before training, every process checks its input and
-the outcome is shared (``agreed``): either all train or all raise.
+(``padded``).  What the processes agree on before training is ``_agreement``'s.
 
 The communicator (``_comm``) is the edge; this module speaks the Array API.
 """
@@ -17,9 +16,8 @@ The communicator (``_comm``) is the edge; this module speaks the Array API.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import array_api_compat
@@ -60,14 +58,16 @@ def reduce_sums(
     device = array_api_compat.device(total)
     weight = xp.asarray(weight, dtype=dtype, device=device) if isinstance(weight, float) else weight
     scalars = xp.stack([xp.astype(weight, dtype), xp.astype(total, dtype)])
-    flat = comm.allreduce_sum(xp.concat([*(xp.reshape(g * weight, (-1,)) for g in grads), scalars]))
+    flat = xp.concat([*(xp.reshape(g, (-1,)) for g in grads), scalars])
+    flat[:-2] *= weight  # the local Σ wᵢ∇Cᵢ
+    flat = comm.allreduce_sum(flat)
     weight, summed = flat[-2], xp.astype(flat[-1], total.dtype)
-    scale, start, means = xp.where(weight > 0.0, weight, 1.0), 0, []
+    means, start, views = flat[:-2] / xp.where(weight > 0.0, weight, 1.0), 0, []
     for g in grads:
         size = math.prod(g.shape)
-        means.append(xp.reshape(flat[start : start + size], g.shape) / scale)
+        views.append(xp.reshape(means[start : start + size], g.shape))
         start += size
-    return summed, weight, means
+    return summed, weight, views
 
 
 def shard_sizes(comm: Any, n_rows: int) -> tuple[int, ...]:
@@ -174,82 +174,3 @@ def start_from_rank0(model: Any, comm: Any, state: Any, step: int, schedule: Any
     if adaptive is not None:
         schedule.resume(adaptive)
     return state, step
-
-
-@dataclass
-class Agreement:
-    """What ``agreed`` shares: ``share``, set by the block, and after it ``gathered``,
-    every process's ``share`` in rank order."""
-
-    share: Any = None
-    gathered: list[Any] = field(default_factory=list)
-
-
-@contextmanager
-def agreed(comm: Any, settings: dict[str, str]) -> Iterator[Agreement]:
-    """Run the block (the checks of one process's input), then share its outcome:
-    every process raises if the block raised on any, or if its ``settings``
-    differ from rank 0's, so that all train or none does, and none waits forever.
-
-    The process whose block raised raises its own error; the others a
-    ``ValueError`` naming that process and its error.
-    """
-    agreement = Agreement()
-    if not comm.distributed:
-        yield agreement
-        agreement.gathered = [agreement.share]
-        return
-    failure = None
-    try:
-        yield agreement
-    except Exception as error:
-        failure = error
-    described = None if failure is None else f"{type(failure).__name__}: {failure}"
-    outcomes = comm.allgather_object((described, settings, agreement.share))
-    if failure is not None:
-        raise failure
-    for rank, (error, other, _) in enumerate(outcomes):
-        different = [name for name in settings if other.get(name) != outcomes[0][1].get(name)]
-        if error is not None or different:
-            reason = error or f"its {', '.join(different)} (not those of process 0)"
-            raise ValueError(
-                f"process {rank} of {comm.size} refused its input, so no process trains: {reason}"
-            )
-    agreement.gathered = [share for _, _, share in outcomes]
-
-
-def saved_by_rank0(comm: Any, save: Callable[[], Any]) -> Any:
-    """``save()`` on rank 0 alone; every process returns its result once rank 0 has
-    written, or raises if rank 0 failed (rank 0 its own error, the others a RuntimeError)."""
-    if not comm.distributed:
-        return save()
-    result, failure = None, None
-    if comm.rank == 0:
-        try:
-            result = save()
-        except Exception as error:
-            failure = error
-    described = None if failure is None else f"{type(failure).__name__}: {failure}"
-    result, reason = comm.broadcast_object((result, described))
-    if failure is not None:
-        raise failure
-    if reason is not None:
-        raise RuntimeError(f"process 0 could not write for all {comm.size} processes: {reason}")
-    return result
-
-
-def described_settings(model: Any, arguments: dict[str, Any]) -> dict[str, str]:
-    """What every process must give a data-parallel ``fit`` alike, as text: the
-    network's shape and ``arguments`` (an object without a repr of its own by its type)."""
-    network = {"layer_sizes": model.layer_sizes, "activations": [phi.name for phi in model.phis]}
-    return {**as_text({**network, **arguments}), "dtype": str(model.dtype)}
-
-
-def as_text(values: dict[str, Any]) -> dict[str, str]:
-    """Each value's repr, or its type's name for an object without a repr of its own."""
-    return {name: _text(value) for name, value in values.items()}
-
-
-def _text(value: Any) -> str:
-    text = repr(value)
-    return type(value).__qualname__ if " at 0x" in text else text
