@@ -52,6 +52,10 @@ def main() -> None:
     found["save"] = _save(comm, rank, backend, device, args.outdir)
     found["estimator"] = _estimator(comm, rank, backend, device)
     (args.outdir / f"rank{rank}.json").write_text(json.dumps(found), encoding="utf-8")
+    if args.engine == "torch":  # gloo's threads must end before the interpreter does
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
 
 
 def _communicator(engine: str, device: str):
