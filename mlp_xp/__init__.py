@@ -5,7 +5,8 @@ from typing import Any
 
 from . import datasets
 from ._backend import to_numpy
-from ._comm import Communicator, communicator
+from ._comm import Communicator
+from ._engines import communicator
 from ._registry import register_activation, register_cost
 from ._version import __version__
 from .activations import ACTIVATIONS, Activation

@@ -11,7 +11,7 @@ from . import _validation as check
 from . import persistence
 from ._agreement import agreed, described_settings, saved_by_rank0
 from ._backend import backend_name, dtype_name, get_device, get_dtype, get_namespace, host_rng
-from ._comm import communicator
+from ._engines import communicator
 from .activations import get_activation
 from .costs import get_cost
 from .history import EarlyStopping, History

@@ -14,6 +14,7 @@ PACKAGE = Path(mlp_xp.__file__).parent
 EDGE = {
     "_backend.py",
     "_comm.py",
+    "_engines.py",
     "_model_file.py",
     "_model_metadata.py",
     "_npz.py",

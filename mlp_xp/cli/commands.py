@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .._backend import device_from_name
-from .._comm import LOCAL, Communicator, communicator, launched
+from .._comm import LOCAL, Communicator
+from .._engines import communicator, launched
 from .._validation import check_loss_pair
 from ..costs import Cost, get_cost
 from ..history import History

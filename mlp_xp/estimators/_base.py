@@ -14,8 +14,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._agreement import agreed, as_text, saved_by_rank0
 from .._backend import get_namespace, namespace_of, to_numpy
-from .._comm import communicator
 from .._data_parallel import shard_sizes
+from .._engines import communicator
 from ..persistence import save
 from ._arrays import forward_rows
 from ._data import check_fit_data, check_predict_X, sample_weights, split

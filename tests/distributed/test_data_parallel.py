@@ -15,7 +15,8 @@ from threads import run_group, run_ok
 
 import mlp_xp
 from mlp_xp import training
-from mlp_xp._comm import LOCAL, communicator, rank_generator
+from mlp_xp._comm import LOCAL, rank_generator
+from mlp_xp._engines import communicator
 from mlp_xp.optimizers import SGD
 
 

@@ -190,7 +190,8 @@ def _on_gpus(library: str, count: int, mpi: bool = True) -> pytest.MarkDecorator
 
 def _mpi_takes_cuda_memory() -> bool:
     query = (
-        "from mpi4py import MPI; from mlp_xp._comm import _takes_cuda_memory as t; print(t(MPI.COMM_WORLD))"
+        "from mpi4py import MPI; from mlp_xp._engines import _takes_cuda_memory; "
+        "print(_takes_cuda_memory(MPI.COMM_WORLD))"
     )
     return (
         launch([sys.executable, "-c", query], timeout=60, MLP_XP_CUDA_AWARE_MPI="").stdout.strip() == "True"
