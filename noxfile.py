@@ -1,8 +1,10 @@
-"""Test matrix: one ``tests`` session per backend, ``lint``, and ``gpu_dry_run``; ``deep`` on request.
+"""Test matrix: one ``tests`` session per backend, ``lint``, ``distributed`` and ``gpu_dry_run``;
+``deep`` on request.
 
 python -m nox                      # every session (cupy skips without a CUDA GPU)
 python -m nox -s "tests(numpy)"    # one backend
 python -m nox -s tests -- -k xor   # arguments after -- go to pytest
+python -m nox -s distributed       # data-parallel fit under mpiexec -n 1, 2, 3 and torchrun (gloo)
 python -m nox -s gpu_dry_run       # benchmarks/gpu_run.sh --dry-run: the GPU run's steps on the CPU
 python -m nox -s deep              # the long runs (not in the default run)
 python -m nox -s docs              # the site: docs/_build/html/index.html
@@ -17,7 +19,7 @@ from pathlib import Path
 import nox
 
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "tests", "gpu_dry_run", "docs"]
+nox.options.sessions = ["lint", "tests", "distributed", "gpu_dry_run", "docs"]
 
 # A CPU build of torch is all the tests need; PyPI's Linux wheels are CUDA
 # builds of several GB.  Override with MLP_XP_TORCH_REQUIREMENT, and point pip
@@ -51,6 +53,22 @@ def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6")
     session.run("ruff", "check", "mlp_xp", "tests", "benchmarks", "noxfile.py")
     session.run("ruff", "format", "--check", "mlp_xp", "tests", "benchmarks", "noxfile.py")
+
+
+@nox.session
+def distributed(session: nox.Session) -> None:
+    """Data-parallel fit on real engines: MPI as wheels (mpi4py and the mpich runtime, whose
+    mpiexec lands in the session's bin), torch.distributed's gloo; the jobs run under time limits."""
+    session.install("-e", ".[test]", "mpi4py", "mpich")
+    session.install(TORCH_REQUIREMENT)
+    session.run("mpiexec", "--version", silent=True)
+    session.run(
+        "pytest",
+        "tests/distributed",
+        "-ra",
+        *session.posargs,
+        env={"MLP_XP_BACKENDS": "numpy,torch", "MLP_XP_REQUIRE_ENGINES": "1"},
+    )
 
 
 @nox.session

@@ -5,6 +5,8 @@ from typing import Any
 
 from . import datasets
 from ._backend import to_numpy
+from ._comm import Communicator
+from ._engines import communicator
 from ._registry import register_activation, register_cost
 from ._version import __version__
 from .activations import ACTIVATIONS, Activation
@@ -45,12 +47,14 @@ __all__ = [
     "SGD",
     "Activation",
     "Adam",
+    "Communicator",
     "Cost",
     "EarlyStopping",
     "History",
     "LineSearchGD",
     "Optimizer",
     "__version__",
+    "communicator",
     "datasets",
     "gradient_check",
     "load",

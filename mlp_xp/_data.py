@@ -131,6 +131,10 @@ class DeviceData:
             rows = [order[span] for span in rows]
         return Batches(self._take, rows)
 
+    def empty(self) -> tuple[Any, Any, Any]:
+        """A batch of no rows (a data-parallel step of a process whose rows are used up)."""
+        return self._take(slice(0, 0))
+
     def shard(self, rank: int, size: int) -> DeviceData:
         """The rows of process ``rank`` out of ``size`` (``shard_rows``), as views."""
         rows = shard_rows(self.n_rows, rank, size)
@@ -165,6 +169,10 @@ class HostData:
         """The epoch's batches ``(x, y, w or None)`` on the device, prefetched."""
         order, rows = epoch_order(rng, self.n_rows, batch_size, sampling)
         return Prefetched(self._batch, rows if order is None else [order[r] for r in rows], self.copy.mark)
+
+    def empty(self) -> tuple[Any, Any, Any]:
+        """A batch of no rows on the device (a data-parallel step of a process whose rows are used up)."""
+        return self._batch(slice(0, 0), self.copy.mark())
 
     def shard(self, rank: int, size: int) -> HostData:
         """The rows of process ``rank`` out of ``size`` (``shard_rows``)."""

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from . import _validation as check
 from . import persistence
+from ._agreement import agreed, described_settings, saved_by_rank0
 from ._backend import backend_name, dtype_name, get_device, get_dtype, get_namespace, host_rng
 from ._data import DeviceData, TrainingData, feature_blocks, streamed
+from ._engines import communicator
 from ._host_data import whole
 from .activations import get_activation
 from .costs import get_cost
@@ -173,6 +176,7 @@ class MLP:
         callbacks: Any = (),
         early_stopping: EarlyStopping | None = None,
         resume: bool = False,
+        comm: Any = None,
     ) -> History:
         """Train by gradient descent (``batch_size=None``), SGD (1) or mini-batch SGD.
 
@@ -233,6 +237,19 @@ class MLP:
             Continue the last fit's optimizer, its state and update count (the
             schedule goes on from there, the "adaptive" one from its current η)
             instead of starting a fresh optimizer.
+        comm : optional
+            Train data-parallel with the other processes of ``comm`` (an mpi4py
+            communicator, a torch.distributed process group, a
+            ``cupyx.distributed.NCCLBackend``), each on its own rows (x, y);
+            every process calls ``fit`` with the same other arguments.  The
+            model first takes rank 0's parameters and optimizer state;
+            ``batch_size`` is per process, a step's gradient the weighted mean
+            over the global batch (one all-reduce), the parameters stay
+            identical on every process, and so does the History, which holds
+            the global values (validation: over every process's validation
+            rows).  Invalid input on one process makes every process raise
+            before training; an exception on one process during training
+            ends the job (MPI ``Abort``).  See the README's "Distributed training".
 
         Returns
         -------
@@ -240,38 +257,52 @@ class MLP:
             Also ``model.history`` from the end of the first epoch on: a fit
             that raises leaves there the epochs it completed.
         """
-        cost = get_cost(loss)
-        self._check_parameters()
-        resuming = check.check_bool(resume, "resume") and self.optimizer is not None
-        config = FitConfig(
-            optimizer=self._resumed_optimizer(optimizer) if resuming else get_optimizer(optimizer),
-            batch_size=None if batch_size is None else check.check_int(batch_size, "batch_size"),
-            epochs=check.check_int(epochs, "epochs"),
-            sampling=check.check_choice(sampling, "sampling", SAMPLINGS),
-            schedule=get_schedule(
-                lr_schedule,
-                check.check_positive_float(lr, "lr"),
-                check.check_positive_float(power_t, "power_t"),
-                self.schedule_state if resuming else None,
-            ),
-            tol=None if tol is None else check.check_positive_float(tol, "tol"),
-            verbose=check.check_bool(verbose, "verbose"),
-            on_divergence=check.check_choice(on_divergence, "on_divergence", ON_DIVERGENCE),
-            alpha=check.check_positive_float(alpha, "alpha", allow_zero=True),
-            clip_norm=None if clip_norm is None else check.check_positive_float(clip_norm, "clip_norm"),
-            callbacks=check.check_callbacks(callbacks),
-            early_stopping=self._check_early_stopping(early_stopping, validation_data),
-            resume=resuming,
-        )
-        check_batching(config.optimizer, config.batch_size, config.clip_norm)
-        rng = self.rng if seed is None else host_rng(seed)
-        data = self._training_data(x, y, cost, sample_weight, validation_data, config)
+        comm = communicator(comm)
+        arguments = dict(
+            loss=loss, optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs,
+            sampling=sampling, lr_schedule=lr_schedule, power_t=power_t, tol=tol, alpha=alpha,
+            clip_norm=clip_norm, on_divergence=on_divergence, early_stopping=early_stopping,
+            resume=resume, validation=validation_data is not None,
+        )  # fmt: skip
+        settings = described_settings(self, arguments) if comm.distributed else {}
+        with agreed(comm, settings):  # all processes train, or all raise
+            cost = get_cost(loss)
+            self._check_parameters()
+            resuming = check.check_bool(resume, "resume") and self.optimizer is not None
+            config = FitConfig(
+                optimizer=self._resumed_optimizer(optimizer) if resuming else get_optimizer(optimizer),
+                batch_size=None if batch_size is None else check.check_int(batch_size, "batch_size"),
+                epochs=check.check_int(epochs, "epochs"),
+                sampling=check.check_choice(sampling, "sampling", SAMPLINGS),
+                schedule=get_schedule(
+                    lr_schedule,
+                    check.check_positive_float(lr, "lr"),
+                    check.check_positive_float(power_t, "power_t"),
+                    self.schedule_state if resuming else None,
+                ),
+                tol=None if tol is None else check.check_positive_float(tol, "tol"),
+                verbose=check.check_bool(verbose, "verbose"),
+                on_divergence=check.check_choice(on_divergence, "on_divergence", ON_DIVERGENCE),
+                alpha=check.check_positive_float(alpha, "alpha", allow_zero=True),
+                clip_norm=None if clip_norm is None else check.check_positive_float(clip_norm, "clip_norm"),
+                callbacks=check.check_callbacks(callbacks),
+                early_stopping=self._check_early_stopping(early_stopping, validation_data),
+                resume=resuming,
+                comm=comm,
+            )
+            check_batching(config.optimizer, config.batch_size, config.clip_norm)
+            rng = self.rng if seed is None else host_rng(seed)
+            data = self._training_data(x, y, cost, sample_weight, validation_data, config)
         return train(self, data, cost, config, rng)
 
-    def save(self, path: Any, *, include_optimizer: bool = True) -> Path:
+    def save(self, path: Any, *, include_optimizer: bool = True, comm: Any = None) -> Path:
         """Write the model (and its optimizer and state) to ``path`` (.npz), crash-safely;
-        return the path written.  See ``persistence.save`` and ``mlp_xp.load``."""
-        return persistence.save(self, path, include_optimizer=include_optimizer)
+        return the path written.  See ``persistence.save`` and ``mlp_xp.load``.
+
+        With ``comm`` (as ``fit``'s), rank 0 writes and every process returns once
+        it has, with its path; if rank 0 fails, every process raises."""
+        save = partial(persistence.save, self, path, include_optimizer=include_optimizer)
+        return saved_by_rank0(communicator(comm), save)
 
     def to(self, backend: Any, device: Any = None) -> MLP:
         """A copy of this model on another backend or device; this model is unchanged.

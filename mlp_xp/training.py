@@ -15,6 +15,11 @@ epoch's callbacks, which may set them) and of the optimizer state, in place
 where the optimizer is written so (``owned_step``); the model takes them over
 when the epoch ends with finite values, so arrays handed out earlier never
 change.  With a fused cost the output activation is not evaluated.
+
+With a communicator (``FitConfig.comm``) the same loop trains data-parallel
+(``_data_parallel``): rank 0's parameters and optimizer state at the start,
+one all-reduce per step after the local gradient sums, the epoch's values and
+every decision taken on global values; an error on one process ends the job.
 """
 
 from __future__ import annotations
@@ -25,11 +30,21 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from ._backend import host_floats, quiet_overflow
+from ._comm import LOCAL, Communicator, abort_on_error, rank_generator
 from ._data import TrainingData
+from ._data_parallel import (
+    batch_rows,
+    mean_over_processes,
+    padded,
+    reduce_sums,
+    shard_sizes,
+    start_from_rank0,
+)
 from ._validation import check_parameters
 from .costs import Cost
 from .history import BestEpoch, EarlyStopping, History
@@ -48,7 +63,9 @@ class FitConfig:
     """The validated settings of one ``fit``.
 
     With ``resume`` the epochs continue the model's optimizer state and update
-    count; otherwise they start from ``optimizer.init`` and 0.
+    count; otherwise they start from ``optimizer.init`` and 0.  ``comm``: the
+    processes that train together (``LOCAL``: this one alone); ``shards``:
+    every process's number of rows, set by ``train``.
     """
 
     optimizer: Any
@@ -64,6 +81,8 @@ class FitConfig:
     callbacks: tuple[Callable[[Any, History], Any], ...] = ()
     early_stopping: EarlyStopping | None = None
     resume: bool = False
+    comm: Communicator = LOCAL
+    shards: tuple[int, ...] = ()
 
 
 def train(model: Any, data: TrainingData, cost: Cost, config: FitConfig, rng: Any) -> History:
@@ -74,15 +93,26 @@ def train(model: Any, data: TrainingData, cost: Cost, config: FitConfig, rng: An
     replaced together at the end of each epoch whose loss and parameters are
     finite: an interrupted or diverging epoch leaves those of the last finite
     epoch, and a fit stopped in its first epoch leaves the model as it was.
+
+    With a communicator the model first takes rank 0's parameters, optimizer
+    state and update count, and each process draws its batch orders from
+    ``rng`` and its rank; an exception on one process then ends every process.
     """
     params = [*model.weights, *model.biases]
     if config.resume:  # an evaluation the state keeps is of the last fit's objective
         state, step = without_evaluation(model.optimizer_state), model.n_updates
     else:
         state, step = config.optimizer.init(params), 0
-    history = History()
-    with quiet_overflow():
-        _epochs(model, data, cost, config, rng, history, state, step)
+    if config.comm.distributed:
+        config = replace(config, shards=shard_sizes(config.comm, data.batches.n_rows))
+        state, step = start_from_rank0(model, config.comm, state, step, config.schedule)
+        rng = rank_generator(rng, config.comm.rank)
+    history, best = History(), BestEpoch(config.early_stopping)
+    with quiet_overflow(), abort_on_error(config.comm):
+        diverged = _epochs(model, data, cost, config, rng, history, best, state, step)
+    if diverged is not None:
+        _diverged(config.on_divergence, diverged)
+    best.restore(model)
     return history
 
 
@@ -93,11 +123,13 @@ def _epochs(
     config: FitConfig,
     rng: Any,
     history: History,
+    best: BestEpoch,
     state: Any,
     step: int,
-) -> None:
+) -> int | None:
+    """The epochs, until the last, a stop, or a divergence: then the epoch that diverged."""
     wide = accumulation_dtype(model.xp, model.device)
-    in_place, best = updates_in_place(config.optimizer), BestEpoch(config.early_stopping)
+    in_place = updates_in_place(config.optimizer)
     for epoch in range(config.epochs):
         started = time.perf_counter()
         # Working copies of the model's parameters (as callbacks left them) and of the optimizer
@@ -105,14 +137,13 @@ def _epochs(
         params = copy_tree([*model.weights, *model.biases])
         state = copy_tree(state) if in_place else state
         params, state, step, sums = _epoch(model, data, cost, config, rng, params, state, step, wide)
-        if not _end_epoch(model, data, cost, history, params, sums, wide):
-            _diverged(config.on_divergence, epoch)
-            break
+        if not _end_epoch(model, data, cost, config, history, params, sums, wide):
+            return epoch
         _take_over(model, config, history, params, state, step)
         history.time.append(time.perf_counter() - started)
         if _stops(model, data, cost, config, history, best, params, epoch, wide):
             break
-    best.restore(model)
+    return None
 
 
 def _epoch(
@@ -130,6 +161,8 @@ def _epoch(
     the epoch's sums of costs and weights with the norms ‖∇Ωʲ‖ of its last batch."""
     loss_sum, weight_sum = 0.0, 0.0
     epoch_batches = data.batches.epoch(rng, config.batch_size, config.sampling)
+    if config.shards:  # as many steps as every other process, empty once this one's rows are used up
+        epoch_batches = padded(epoch_batches, data.batches, config.shards, config.batch_size, config.sampling)
     for k, batch in enumerate(epoch_batches):
         last = k == len(epoch_batches) - 1  # its gradient norms go to the History
         params, state, loss, weight, norms = _update(
@@ -171,10 +204,13 @@ def _stops(
         history.converged = history.grad_norm[-1] <= config.tol
     if callable(getattr(config.optimizer, "converged", None)):
         history.converged = history.converged or config.optimizer.converged(model.optimizer_state)
-    if config.verbose:
+    if config.verbose and config.comm.rank == 0:
         _report(history, epoch, config.epochs)
     stop = best.update(history, params)
-    stop = any([callback(model, history) for callback in config.callbacks]) or stop
+    votes = any([callback(model, history) for callback in config.callbacks])
+    if config.comm.distributed:  # a callback's stop on any process stops every process
+        votes = config.comm.allreduce_host([float(votes)])[0] > 0.0
+    stop = votes or stop
     if config.callbacks:
         check_parameters(model.xp, model.weights, model.biases, model.layer_sizes, model.dtype, model.device)
     history.stopped_early = stop and not history.converged
@@ -199,14 +235,16 @@ def _update(
     Returns the new parameters and state, the batch's summed (weighted) cost
     with penalty and its total weight (both summed over the epoch, see
     ``objective_gradients``), and with ``diagnose`` the norms ‖∇Ωʲ‖ as 0-d device arrays
-    (taken before the step, which may overwrite ∇Ω).
+    (taken before the step, which may overwrite ∇Ω).  With a communicator, all
+    of these are the global batch's.
     """
     xp, optimizer, alpha = model.xp, config.optimizer, config.alpha
     output = not is_fused(model.phis[-1], cost)
+    reduce = _reducer(xp, config)
     if getattr(optimizer, "needs_value_and_grad", False):
         return _value_and_grad_update(model, params, state, batch, cost, config, step, wide, diagnose)
     total, weight, dW, db = objective_gradients(
-        xp, params, model.phis, batch, cost, alpha, wide, output=output
+        xp, params, model.phis, batch, cost, alpha, wide, output=output, reduce=reduce
     )
     norms = [global_norm(xp, [g]) for g in dW] if diagnose else None
     grads = [*dW, *db]
@@ -217,7 +255,7 @@ def _update(
     if getattr(optimizer, "needs_objective", False):
 
         def objective(trial: list[Any]) -> float:
-            return objective_value(xp, trial, model.phis, batch, cost, alpha, wide)
+            return objective_value(xp, trial, model.phis, batch, cost, alpha, wide, reduce=reduce)
 
         params, state = optimizer.step(
             params, grads, state, lr, value=ratio(total, weight), objective=objective
@@ -244,11 +282,11 @@ def _value_and_grad_update(
     last step returned, when θ has not been changed since; otherwise they are
     evaluated.  The batch's sums returned are 𝓔 over a weight of 1.
     """
-    xp, output = model.xp, not is_fused(model.phis[-1], cost)
+    xp, output, reduce = model.xp, not is_fused(model.phis[-1], cost), _reducer(model.xp, config)
 
     def value_and_grad(trial: list[Any]) -> tuple[Any, list[Any]]:
         total, weight, dW, db = objective_gradients(
-            xp, trial, model.phis, batch, cost, config.alpha, wide, output=output
+            xp, trial, model.phis, batch, cost, config.alpha, wide, output=output, reduce=reduce
         )
         return total / weight, [*dW, *db]
 
@@ -263,10 +301,16 @@ def _value_and_grad_update(
     return list(params), state, xp.asarray(value, dtype=wide, device=model.device), 1.0, norms
 
 
+def _reducer(xp: Any, config: FitConfig) -> Callable[..., tuple[Any, Any, list[Any]]] | None:
+    """The sums of a process's batch -> those of the global batch; None for one process."""
+    return partial(reduce_sums, xp, config.comm) if config.comm.distributed else None
+
+
 def _end_epoch(
     model: Any,
     data: TrainingData,
     cost: Cost,
+    config: FitConfig,
     history: History,
     params: list[Any],
     sums: tuple[Any, Any, list[Any]],
@@ -275,7 +319,8 @@ def _end_epoch(
     """Record the epoch from one device→host transfer; False if it diverged.
 
     The epoch's loss is Σ cost / Σ weight (``sums``): NaN, and no divergence,
-    when the epoch drew only samples of weight 0.
+    when the epoch drew only samples of weight 0.  With a communicator the
+    validation loss and score are the means over every process's validation rows.
     """
     (loss_sum, weight_sum, norms), xp, n_layers = sums, model.xp, len(model.phis)
     # 0·max θ + 0·min θ is NaN when any parameter is not finite, and 0 otherwise (no sum to overflow).
@@ -294,8 +339,11 @@ def _end_epoch(
     history.loss.append(read[1])
     history.layer_grad_norms.append(read[2 : n_layers + 2])
     if data.x_val is not None:
-        history.val_loss.append(read[-2])
-        history.val_score.append(read[-1])
+        validation = read[-2:]
+        if config.comm.distributed:
+            validation = mean_over_processes(config.comm, data.x_val.shape[0], validation)
+        history.val_loss.append(validation[0])
+        history.val_score.append(validation[1])
     return True
 
 
@@ -303,13 +351,14 @@ def gradient_norm(model: Any, data: TrainingData, cost: Cost, config: FitConfig,
     """‖∇‖ over all parameters, on the full data set, of the objective that the
     updates seek (seed 004's stopping test): Σ wᵢCᵢ / Σ wᵢ + (α/2M̄) Σⱼ‖Ωʲ‖², with
     M̄ = M Σw / N the mean total weight of a batch of M rows (M = N for gradient
-    descent; Σw = N without sample weights): the batches' own penalty."""
-    n = data.batches.n_rows
-    rows = n if config.batch_size is None else config.batch_size
-    rows = rows if config.sampling == "uniform" else min(rows, n)
+    descent; Σw = N without sample weights): the batches' own penalty.  With a
+    communicator: over every process's rows, M the rows of a global batch."""
+    shards = config.shards or (data.batches.n_rows,)
+    n, rows = sum(shards), sum(batch_rows(s, config.batch_size, config.sampling) for s in shards)
     params, batch = [*model.weights, *model.biases], data.batches.whole()
     alpha = config.alpha * n / rows
-    _, _, dW, db = objective_gradients(model.xp, params, model.phis, batch, cost, alpha, wide)
+    reduce = _reducer(model.xp, config)
+    _, _, dW, db = objective_gradients(model.xp, params, model.phis, batch, cost, alpha, wide, reduce=reduce)
     return float(global_norm(model.xp, [*dW, *db]))
 
 

@@ -12,9 +12,11 @@ from mlp_xp import training
 PACKAGE = Path(mlp_xp.__file__).parent
 # The edge: the only modules that may know array libraries by name (backends,
 # host data sets, memory-maps and sparse matrices read a batch at a time, the .npz
-# file format, plotting grids).
+# file format, plotting grids, communicators).
 EDGE = {
     "_backend.py",
+    "_comm.py",
+    "_engines.py",
     "_host_data.py",
     "_kernels_cupy.py",
     "_model_file.py",
@@ -87,7 +89,7 @@ def test_fit_reads_the_device_once_per_epoch(monkeypatch, rng, tmp_path, source)
 # --- Layering: no import cycle, no imports hidden in functions ------------------------------
 
 # What functions may import: optional dependencies, where they are needed.
-OPTIONAL = {"sklearn", "matplotlib", "tqdm", "mlp_xp.estimators"}
+OPTIONAL = {"sklearn", "matplotlib", "tqdm", "mlp_xp.estimators", "mpi4py", "torch", "cupy", "cupyx"}
 
 
 def _imports(source: str, module: str) -> tuple[set[str], set[str]]:

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .._backend import device_from_name
+from .._comm import LOCAL, Communicator
+from .._engines import communicator, launched
 from .._validation import check_loss_pair
 from ..costs import Cost, get_cost
 from ..history import History
@@ -25,6 +27,8 @@ from .outputs import check_outputs, write_figures
 from .predictions import model_task, predicted_labels, predicted_values, score_text
 from .presets import PRESETS, Preset, WeightRecorder, fit_options
 from .targets import Targets, Task, choose_task, describe_targets, encode_targets
+
+DISTRIBUTED = ("mpi", "torch")  # --distributed: the launcher's communicator, see _comm.launched
 
 
 @dataclass(frozen=True)
@@ -41,19 +45,33 @@ class TrainingPlan:
 
 
 def train(args: Any) -> int:
-    """``mlp-xp train``: fit a network, print its losses and test score, save and plot it."""
+    """``mlp-xp train``: fit a network, print its losses and test score, save and plot it.
+
+    With ``--distributed``, every process reads the data and trains on its training
+    rows rank::P (all of them validate on the test rows); rank 0 alone prints,
+    writes the model and draws the figures.
+    """
     check_outputs(args.save, args.plot)
+    with launched(args.distributed, _device(args)) as comm:
+        return _train(args, communicator(comm))
+
+
+def _train(args: Any, comm: Communicator) -> int:
     plan = _plan(args, PRESETS.get(args.data, Preset()))
-    say = (lambda *a: None) if args.quiet else print
-    _describe(plan, args.optimizer, say)
-    history = _fit(plan, args.quiet)
+    first = comm.rank == 0
+    say = print if first and not args.quiet else (lambda *a: None)
+    _describe(plan, args.optimizer, say, comm.size)
+    history = _fit(plan, args.quiet or not first, comm)
     data, model = plan.data, plan.model
     held_out = len(data.x_test) > 0
     where, x, y = ("test", data.x_test, data.y_test) if held_out else ("training", data.x_train, data.y_train)
-    print(f"final training loss {history.loss[-1]:.4g}; {where} {score_text(model, x, y, plan.task.name)}")
+    if first:
+        print(
+            f"final training loss {history.loss[-1]:.4g}; {where} {score_text(model, x, y, plan.task.name)}"
+        )
     if args.save:
-        say(f"saved the model to {model.save(args.save)}")
-    if args.plot:
+        say(f"saved the model to {model.save(args.save, comm=comm)}")
+    if args.plot and first:
         title = f"{data.name}: {history.n_epochs} epochs"
         path = None if plan.recorder is None else plan.recorder.path
         loss = plan.cost.name
@@ -64,18 +82,20 @@ def train(args: Any) -> int:
     return 0
 
 
-def _fit(plan: TrainingPlan, quiet: bool) -> History:
-    """Train the plan's model, with a progress bar (or lines) unless ``quiet``; return its History."""
-    data, options = plan.data, plan.options
+def _fit(plan: TrainingPlan, quiet: bool, comm: Communicator = LOCAL) -> History:
+    """Train the plan's model, with a progress bar (or lines) unless ``quiet``; return its History.
+    With a communicator, on this process's training rows rank::P."""
+    data, options, rank, size = plan.data, plan.options, comm.rank, comm.size
     validation = (data.x_test, plan.targets.test) if len(data.x_test) else None
     with Progress(options["epochs"]) if not quiet else nullcontext() as progress:
         callbacks = [c for c in (plan.recorder, progress) if c is not None]
         return plan.model.fit(
-            data.x_train,
-            plan.targets.train,
+            data.x_train[rank::size],
+            plan.targets.train[rank::size],
             plan.cost.name,
             validation_data=validation,
             callbacks=callbacks,
+            comm=comm,
             **options,
         )
 
@@ -101,10 +121,15 @@ def _plan(args: Any, preset: Preset) -> TrainingPlan:
     return TrainingPlan(data, task, cost, targets, model, options, recorder)
 
 
-def _describe(plan: TrainingPlan, optimizer: str, say: Any) -> None:
+def _describe(plan: TrainingPlan, optimizer: str, say: Any, processes: int = 1) -> None:
     """The model, the data, the training options, the task and the header row, before training."""
     data, options = plan.data, plan.options
     say(plan.model)
+    if processes > 1:
+        say(
+            f"data-parallel on {processes} processes: each trains on the training rows rank::{processes}; "
+            "a step combines one batch of every process"
+        )
     say(
         f"{data.name}: {len(data.x_train)} training and {len(data.x_test)} test samples, "
         f"{data.x_train.shape[1]} features, {describe_targets(plan.task, plan.targets.n_outputs)}; "

@@ -16,7 +16,7 @@ from .._backend import BACKENDS
 from .._csv_table import HEADERS
 from ..costs import COSTS
 from ..optimizers import OPTIMIZERS
-from .commands import evaluate, predict, train
+from .commands import DISTRIBUTED, evaluate, predict, train
 from .targets import TASKS
 
 
@@ -51,6 +51,12 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     fit.add_argument("--save", metavar="MODEL.npz", help="write the trained model there")
     fit.add_argument("--plot", metavar="DIR", help='write PNG figures there (pip install "mlp_xp[plot]")')
     fit.add_argument("--quiet", action="store_true", help="print only the final result")
+    fit.add_argument(
+        "--distributed",
+        choices=DISTRIBUTED,
+        help="train data-parallel on the processes of mpiexec -n P (mpi) or torchrun --nproc-per-node P "
+        "(torch), each on the training rows rank::P; rank 0 alone prints and writes",
+    )
     for name, run, text, target_help in (
         (
             "predict",

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted
 
+from .._agreement import agreed, as_text, saved_by_rank0
 from .._backend import get_namespace, to_numpy
+from .._data_parallel import shard_sizes
+from .._engines import communicator
 from ..persistence import save
 from ._arrays import is_float32
 from ._data import check_fit_data, check_predict_X, sample_weights, split
@@ -26,9 +30,11 @@ from ._training import NON_FINITE, train_network
 class MLPEstimator(MLPParams):
     """The fit, prediction and saving that MLPClassifier and MLPRegressor share.
 
-    Subclasses define ``_encode_targets(y, first, incremental, classes) ->
+    Subclasses define ``_encode_targets(y, first, incremental, classes, seen) ->
     (targets, loss, output activation)`` and ``_loss_scale(n_outputs)``, the
-    divisor that turns the network's training cost into scikit-learn's loss.
+    divisor that turns the network's training cost into scikit-learn's loss;
+    a classifier also ``_labels(y)``, its checked labels, which data-parallel
+    fits share (``seen``: the labels of every process).
     """
 
     def __sklearn_tags__(self) -> Any:
@@ -59,34 +65,52 @@ class MLPEstimator(MLPParams):
             raise
 
     def _train(self, X: Any, y: Any, sample_weight: Any, incremental: bool, classes: Any) -> Any:
-        self._check_params(incremental)
-        if y is None:
-            raise ValueError(
-                f"This {type(self).__name__} estimator requires y to be passed, but the target y is None."
-            )
-        first = not hasattr(self, "model_") or not (incremental or self.warm_start)
-        X, y = check_fit_data(self, X, y, get_namespace(self.backend), reset=first)
-        targets, loss, output_activation = self._encode_targets(y, first, incremental, classes)
-        weights = sample_weights(sample_weight, getattr(self, "class_weight", None), y, incremental)
-        sizes = [X.shape[1], *self._hidden_sizes(), 1 if targets.ndim == 1 else targets.shape[1]]
-        activation = ALIASES.get(self.activation, self.activation)
-        if first:
-            model = new_model(self, sizes, activation, output_activation, is_float32(X))
-        else:
-            model = continued_model(self, sizes, activation, output_activation)
-        train, validation = split(self, model.rng, X, targets, weights, y)
+        comm = communicator(self.comm)
+        settings = as_text(_shared(self.get_params())) if comm.distributed else {}
+        with agreed(comm, settings) as checked:  # with a communicator: all processes go on, or all raise
+            self._check_params(incremental)
+            if y is None:
+                raise ValueError(
+                    f"This {type(self).__name__} estimator requires y to be passed, but the target y is None."
+                )
+            first = not hasattr(self, "model_") or not (incremental or self.warm_start)
+            X, y = check_fit_data(self, X, y, get_namespace(self.backend), reset=first)
+            checked.share = self._labels(y)
+            weights = sample_weights(sample_weight, getattr(self, "class_weight", None), y, incremental)
+        with agreed(comm, {}):
+            seen = _every_label(checked.gathered) if comm.distributed else None
+            targets, loss, output_activation = self._encode_targets(y, first, incremental, classes, seen)
+            sizes = [X.shape[1], *self._hidden_sizes(), 1 if targets.ndim == 1 else targets.shape[1]]
+            activation = ALIASES.get(self.activation, self.activation)
+            if first:
+                model = new_model(self, sizes, activation, output_activation, is_float32(X))
+            else:
+                model = continued_model(self, sizes, activation, output_activation)
+            train, validation = split(self, model.rng, X, targets, weights, y)
+        rows = shard_sizes(comm, train[0].shape[0])
         if self.solver == "lbfgs":
-            history, diverged = train_lbfgs(self, model, loss, train)
+            history, diverged = train_lbfgs(self, model, loss, train, comm=comm)
         else:
             history, diverged = train_network(
-                self, model, loss, train, validation, first=first, incremental=incremental
+                self,
+                model,
+                loss,
+                train,
+                validation,
+                first=first,
+                incremental=incremental,
+                rows=rows,
+                comm=comm,
             )
         if diverged and not self._early_stops():
             raise ValueError(NON_FINITE)
         self.model_ = model
-        n_samples = train[0].shape[0]
-        record(self, history, first=first, n_samples=n_samples, incremental=incremental, diverged=diverged)
+        record(self, history, first=first, n_samples=sum(rows), incremental=incremental, diverged=diverged)
         return self
+
+    def _labels(self, y: Any) -> Any:
+        """What a data-parallel fit shares of y: nothing but for a classifier."""
+        return None
 
     def _forward(self, X: Any) -> Any:
         """αᴸ for the rows of X: an array of the model's namespace, shape (N, n_outputs_)."""
@@ -115,4 +139,17 @@ class MLPEstimator(MLPParams):
                 "save its network, estimator.model_.save(path)"
             )
         check_is_fitted(self)
-        return save(self.model_, path, estimator=estimator_entry(self))
+        return saved_by_rank0(
+            communicator(self.comm), lambda: save(self.model_, path, estimator=estimator_entry(self))
+        )
+
+
+def _shared(params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters every process of a data-parallel fit must share: all but
+    its own ``comm``, ``device``, ``random_state`` (rank 0's network is taken) and ``verbose``."""
+    return {k: v for k, v in params.items() if k not in ("comm", "device", "random_state", "verbose")}
+
+
+def _every_label(labels: list[Any]) -> Any:
+    """The labels of every process (each process's ``_labels``), or None where one has none."""
+    return None if any(seen is None for seen in labels) else unique_labels(*labels)

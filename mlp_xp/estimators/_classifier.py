@@ -91,14 +91,25 @@ class MLPClassifier(ClassifierMixin, MLPEstimator):
     def _loss_scale(self, n_outputs: int) -> float:
         return 1.0
 
-    def _encode_targets(self, y: Any, first: bool, incremental: bool, classes: Any) -> tuple[Any, str, str]:
-        """The network's targets (0/1 columns, or one-hot rows), its loss and output activation."""
+    def _labels(self, y: Any) -> Any:
+        """y's labels, checked to be classes; None for multi-label targets."""
         check_classification_targets(y)
+        return None if type_of_target(y).startswith("multilabel") else unique_labels(y)
+
+    def _encode_targets(
+        self, y: Any, first: bool, incremental: bool, classes: Any, seen: Any = None
+    ) -> tuple[Any, str, str]:
+        """The network's targets (0/1 columns, or one-hot rows), its loss and output activation.
+
+        ``seen``: the labels of every process of a data-parallel fit, whose union are the classes.
+        """
+        check_classification_targets(y)
+        labels = y if seen is None else seen
         if first:
-            self._label_binarizer = self._binarizer(y, incremental, classes)
+            self._label_binarizer = self._binarizer(labels, incremental, classes)
             self.classes_ = self._label_binarizer.classes_
         else:
-            self._check_known_classes(y, incremental, classes)
+            self._check_known_classes(labels, incremental, classes)
         targets = self._label_binarizer.transform(y)
         if self._label_binarizer.y_type_ == "multiclass":
             return targets, "cross_entropy", "softmax"

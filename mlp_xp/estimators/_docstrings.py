@@ -77,6 +77,12 @@ PARAMETERS = """
     dtype : {None, "float32", "float64"}, default=None
         The network's floating type; None: float32 for float32 data, float64
         otherwise (as scikit-learn).
+    comm : None or a communicator, default=None
+        Train data-parallel (``MLP.fit``'s ``comm``: an mpi4py communicator,
+        a torch.distributed process group, ...): every process fits the
+        estimator on its own rows; the classes are those of every process,
+        ``batch_size`` is per process ("auto": min(200, the fewest rows of a
+        process)), and every process ends with the same network.  Not saved.
 """
 
 ATTRIBUTES = """

@@ -17,9 +17,9 @@ FITTED = ("n_features_in_", "n_layers_", "n_outputs_", "out_activation_", "loss_
 
 
 def estimator_entry(estimator: Any) -> dict[str, Any]:
-    """The JSON entry of a fitted estimator: its class, parameters (but ``backend`` and
-    ``device``) and fitted attributes; ``TypeError`` for a value JSON cannot hold."""
-    params = {k: v for k, v in estimator.get_params().items() if k not in ("backend", "device")}
+    """The JSON entry of a fitted estimator: its class, parameters (but ``backend``,
+    ``device`` and ``comm``) and fitted attributes; ``TypeError`` for a value JSON cannot hold."""
+    params = {k: v for k, v in estimator.get_params().items() if k not in ("backend", "device", "comm")}
     fitted = {name: getattr(estimator, name) for name in (*FITTED, *STOCHASTIC) if hasattr(estimator, name)}
     if hasattr(estimator, "feature_names_in_"):
         fitted["feature_names_in_"] = estimator.feature_names_in_.tolist()

@@ -22,11 +22,12 @@ from ..model import MLP
 from ._training import fit_noting_divergence
 
 
-def train_lbfgs(estimator: Any, model: MLP, loss: str, train: tuple) -> tuple[History, bool]:
-    """``model.fit`` by L-BFGS on the training set ``(X, targets, weights)``: its History,
-    and whether it diverged (a non-finite loss at the start: L-BFGS's line search
-    accepts no step to a non-finite loss)."""
-    progress = Progress(estimator.max_fun, estimator._loss_scale(model.layer_sizes[-1]), estimator.verbose)
+def train_lbfgs(estimator: Any, model: MLP, loss: str, train: tuple, *, comm: Any) -> tuple[History, bool]:
+    """``model.fit`` by L-BFGS on the training set ``(X, targets, weights)`` (this
+    process's rows, with ``comm``): its History, and whether it diverged (a non-finite
+    loss at the start: L-BFGS's line search accepts no step to a non-finite loss)."""
+    verbose = estimator.verbose and comm.rank == 0
+    progress = Progress(estimator.max_fun, estimator._loss_scale(model.layer_sizes[-1]), verbose)
     return fit_noting_divergence(
         model,
         *train[:2],
@@ -37,6 +38,7 @@ def train_lbfgs(estimator: Any, model: MLP, loss: str, train: tuple) -> tuple[Hi
         alpha=estimator.alpha,
         sample_weight=train[2],
         callbacks=(progress,),
+        comm=comm,
     )
 
 

@@ -79,6 +79,7 @@ class MLPParams(BaseEstimator):
     backend: Any = "numpy"
     device: Any = None
     dtype: str | None = None
+    comm: Any = None
 
     def _check_params(self, incremental: bool) -> None:
         """Every hyper-parameter checked, each error naming its parameter."""

@@ -73,7 +73,9 @@ class MLPRegressor(RegressorMixin, MLPEstimator):
     def _loss_scale(self, n_outputs: int) -> float:
         return float(n_outputs) if self.loss == "squared_error" else 1.0
 
-    def _encode_targets(self, y: Any, first: bool, incremental: bool, classes: Any) -> tuple[Any, str, str]:
+    def _encode_targets(
+        self, y: Any, first: bool, incremental: bool, classes: Any, seen: Any = None
+    ) -> tuple[Any, str, str]:
         if self.loss == "poisson" and (y < 0).any():
             raise ValueError(f"loss='poisson' needs targets y >= 0, got a minimum of {y.min()!r}")
         return (y, *LOSSES[self.loss])

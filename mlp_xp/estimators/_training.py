@@ -28,18 +28,29 @@ _DIVERGED = "training diverged"
 
 
 def train_network(
-    estimator: Any, model: MLP, loss: str, train: tuple, validation: Any, *, first: bool, incremental: bool
+    estimator: Any,
+    model: MLP,
+    loss: str,
+    train: tuple,
+    validation: Any,
+    *,
+    first: bool,
+    incremental: bool,
+    rows: tuple[int, ...],
+    comm: Any,
 ) -> tuple[History, bool]:
     """``model.fit`` with the estimator's parameters: its History, and whether it diverged.
 
-    A diverging epoch ends training with the parameters of the last finite epoch,
-    or of the best one with ``early_stopping``.
+    ``rows``: every process's training rows (this one's alone without ``comm``):
+    "invscaling" counts all of them, and ``batch_size="auto"`` is min(200, the
+    fewest).  A diverging epoch ends training with the parameters of the last
+    finite epoch, or of the best one with ``early_stopping``.
     """
     optimizer = _optimizer(estimator)
     resume = not first and optimizer == model.optimizer
-    n_samples, epochs = train[0].shape[0], 1 if incremental else estimator.max_iter
+    n_samples, epochs = sum(rows), 1 if incremental else estimator.max_iter
     schedule, callbacks = _schedule(estimator, n_samples, resume)
-    if estimator.verbose:
+    if estimator.verbose and comm.rank == 0:
         callbacks = (*callbacks, VerboseReport(estimator._loss_scale(model.layer_sizes[-1]), schedule))
     history, diverged = fit_noting_divergence(
         model,
@@ -47,7 +58,7 @@ def train_network(
         loss=loss,
         optimizer=optimizer,
         lr=estimator.learning_rate_init,
-        batch_size=_batch_size(estimator.batch_size, n_samples),
+        batch_size=_batch_size(estimator.batch_size, min(rows)),
         epochs=epochs,
         sampling="shuffle" if estimator.shuffle else "sequential",
         lr_schedule=schedule,
@@ -57,8 +68,9 @@ def train_network(
         callbacks=callbacks,
         early_stopping=_stopping_rule(estimator),
         resume=resume,
+        comm=comm,
     )
-    if estimator.verbose and history.stopped_early:
+    if estimator.verbose and comm.rank == 0 and history.stopped_early:
         watched = "Validation score" if estimator.early_stopping else "Training loss"
         print(
             f"{watched} did not improve more than tol={estimator.tol:f} for "
