@@ -8,6 +8,7 @@ from ._backend import to_numpy
 from ._registry import register_activation, register_cost
 from ._version import __version__
 from .activations import ACTIVATIONS, Activation
+from .checkpoint import Checkpoint
 from .costs import COSTS, Cost
 from .gradient_check import gradient_check
 from .history import EarlyStopping, History
@@ -45,6 +46,7 @@ __all__ = [
     "SGD",
     "Activation",
     "Adam",
+    "Checkpoint",
     "Cost",
     "EarlyStopping",
     "History",

@@ -90,7 +90,9 @@ def batches(xp: Any, device: Any, rng: Any, n: int, batch_size: int | None, samp
     return [order[start : min(start + batch_size, total)] for start in range(0, total, batch_size)]
 
 
-def train(model: Any, data: TrainingData, cost: Cost, config: FitConfig, rng: Any) -> History:
+def train(
+    model: Any, data: TrainingData, cost: Cost, config: FitConfig, rng: Any, run: Any = None
+) -> History:
     """Run ``config.epochs`` epochs of ``config.optimizer`` on ``model``; return its History.
 
     The model's parameters, optimizer, optimizer state, update count,
@@ -98,15 +100,17 @@ def train(model: Any, data: TrainingData, cost: Cost, config: FitConfig, rng: An
     replaced together at the end of each epoch whose loss and parameters are
     finite: an interrupted or diverging epoch leaves those of the last finite
     epoch, and a fit stopped in its first epoch leaves the model as it was.
+    A ``run`` (``checkpoint.CheckpointRun``) gives the History and early-stopping
+    bookkeeping to continue, and its ``end_epoch`` hears each finite epoch.
     """
     params = [*model.weights, *model.biases]
     if config.resume:
         state, step = model.optimizer_state, model.n_updates
     else:
         state, step = config.optimizer.init(params), 0
-    history = History()
+    history = History() if run is None else run.history
     with quiet_overflow():
-        _epochs(model, data, cost, config, rng, history, state, step)
+        _epochs(model, data, cost, config, rng, history, state, step, run)
     return history
 
 
@@ -119,9 +123,11 @@ def _epochs(
     history: History,
     state: Any,
     step: int,
+    run: Any,
 ) -> None:
     wide = accumulation_dtype(model.xp, model.device)
-    in_place, best = updates_in_place(config.optimizer), BestEpoch(config.early_stopping)
+    in_place = updates_in_place(config.optimizer)
+    best = BestEpoch(config.early_stopping) if run is None else run.best
     for epoch in range(config.epochs):
         started = time.perf_counter()
         # Working copies of the model's parameters (as callbacks left them) and of the optimizer
@@ -134,7 +140,10 @@ def _epochs(
             break
         _take_over(model, config, history, params, state, step)
         history.time.append(time.perf_counter() - started)
-        if _stops(model, data, cost, config, history, best, params, epoch, wide):
+        stop = _stops(model, data, cost, config, history, best, params, epoch, wide)
+        if run is not None:
+            run.end_epoch(model, history, best, stop)
+        if stop:
             break
     best.restore(model)
 
