@@ -42,7 +42,9 @@ class TrainingPlan:
 
 def train(args: Any) -> int:
     """``mlp-xp train``: fit a network, print its losses and test score, save and plot it."""
-    check_outputs(args.save, args.plot)
+    if args.checkpoint_every is not None and not args.checkpoint:
+        raise ValueError("--checkpoint-every needs --checkpoint PATH")
+    check_outputs(args.save, args.plot, args.checkpoint)
     plan = _plan(args, PRESETS.get(args.data, Preset()))
     say = (lambda *a: None) if args.quiet else print
     _describe(plan, args.optimizer, say)
@@ -112,6 +114,10 @@ def _describe(plan: TrainingPlan, optimizer: str, say: Any) -> None:
         f"{options['batch_size'] or 'all (gradient descent)'}, {options['epochs']} epochs"
     )
     say(plan.task.describe() + (f"; {data.header}" if data.header else ""))
+    checkpoint = options["checkpoint"]
+    if checkpoint is not None:
+        found = "; continuing from it" if checkpoint.path.exists() else ""
+        say(f"checkpoint {checkpoint.path}, written every {checkpoint.every} epoch(s){found}")
 
 
 def predict(args: Any) -> int:

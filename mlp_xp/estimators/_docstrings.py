@@ -67,6 +67,12 @@ PARAMETERS = """
     dtype : {None, "float32", "float64"}, default=None
         The network's floating type; None: float32 for float32 data, float64
         otherwise (as scikit-learn).
+    checkpoint : None, str, path-like or mlp_xp.Checkpoint, default=None
+        ``fit`` keeps its progress in this file (see ``MLP.fit``): a ``fit``
+        killed and run again with the same estimator and data continues where
+        the file stopped, and one that finds the file of a finished ``fit``
+        returns at once with its result.  Not for ``partial_fit``; not saved
+        with the estimator.
 """
 
 ATTRIBUTES = """

@@ -9,6 +9,8 @@ from typing import Any
 
 from ..schedules import Adaptive
 
+# Parameters of where and how one fit runs, not of the estimator: not saved.
+_RUN_PARAMETERS = ("backend", "device", "checkpoint")
 # The fitted attributes an estimator file holds as they are (besides the
 # network, the labels, the feature names and the "adaptive" schedule).
 FITTED = (
@@ -27,9 +29,10 @@ FITTED = (
 
 
 def estimator_entry(estimator: Any) -> dict[str, Any]:
-    """The JSON entry of a fitted estimator: its class, parameters (but ``backend`` and
-    ``device``) and fitted attributes; ``TypeError`` for a value JSON cannot hold."""
-    params = {k: v for k, v in estimator.get_params().items() if k not in ("backend", "device")}
+    """The JSON entry of a fitted estimator: its class, parameters (but ``backend``,
+    ``device`` and ``checkpoint``, which belong to one run) and fitted attributes;
+    ``TypeError`` for a value JSON cannot hold."""
+    params = {k: v for k, v in estimator.get_params().items() if k not in _RUN_PARAMETERS}
     fitted = {name: getattr(estimator, name) for name in FITTED}
     if hasattr(estimator, "feature_names_in_"):
         fitted["feature_names_in_"] = estimator.feature_names_in_.tolist()

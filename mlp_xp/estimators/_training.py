@@ -59,6 +59,7 @@ def train_network(
             early_stopping=_stopping_rule(estimator),
             resume=resume,
             on_divergence="warn",
+            checkpoint=estimator.checkpoint,
         )
     # Only divergence ends a fit before its epochs without saying why in the History.
     diverged = history.n_epochs < epochs and not (history.stopped_early or history.converged)
