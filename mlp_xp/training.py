@@ -136,7 +136,7 @@ def _epochs(
         state = copy_tree(state) if in_place else state
         params, state, step, sums = _epoch(model, data, cost, config, rng, params, state, step, wide)
         if not _end_epoch(model, data, cost, history, params, sums, wide):
-            _diverged(config.on_divergence, epoch)
+            _diverged(config.on_divergence, history.n_epochs)  # epochs restored from a checkpoint included
             break
         _take_over(model, config, history, params, state, step)
         history.time.append(time.perf_counter() - started)
@@ -350,7 +350,8 @@ def _caller_level() -> int:
 
 
 def _report(history: History, epoch: int, epochs: int) -> None:
-    line = f"epoch {epoch + 1}/{epochs}  loss {history.loss[-1]:.6g}"
+    done = history.n_epochs  # epochs restored from a checkpoint included
+    line = f"epoch {done}/{epochs + done - epoch - 1}  loss {history.loss[-1]:.6g}"
     if history.val_loss:
         line += f"  val_loss {history.val_loss[-1]:.6g}  val_score {history.val_score[-1]:.4g}"
     if history.grad_norm:

@@ -169,6 +169,15 @@ def test_more_epochs_continue_an_unfinished_fit(make_mlp, tmp_path):
     assert history.n_epochs == 5 and model.n_updates == 5 * 8
 
 
+def test_the_report_counts_the_restored_epochs(make_mlp, tmp_path, capsys):
+    with interrupted_after(3):
+        fit(make_mlp, tmp_path / "run")
+    capsys.readouterr()
+    fit(make_mlp, tmp_path / "run", verbose=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[1] for line in lines] == [f"{n}/14" for n in range(4, 15)]
+
+
 def _trained(make_mlp):
     model = make_mlp([4, 8, 3], "tanh", "softmax", seed=0)
     model.fit(X, Y, "cross_entropy", epochs=1)
