@@ -67,7 +67,7 @@ class Saved:
     content: persistence.CheckpointFile
 
 
-def read_checkpoint(checkpoint: Checkpoint | None, model: Any) -> Saved | None:
+def find_saved(checkpoint: Checkpoint | None, model: Any) -> Saved | None:
     """The file of ``checkpoint``, checked to hold a fit of ``model``; None where there is none."""
     if checkpoint is None or not checkpoint.path.exists():
         return None

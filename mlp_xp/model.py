@@ -11,7 +11,7 @@ from . import _validation as check
 from . import persistence
 from ._backend import backend_name, dtype_name, get_device, get_dtype, get_namespace, host_rng
 from .activations import get_activation
-from .checkpoint import CheckpointRun, as_checkpoint, read_checkpoint
+from .checkpoint import CheckpointRun, as_checkpoint, find_saved
 from .costs import get_cost
 from .history import EarlyStopping, History
 from .network import backward, forward, init_parameters
@@ -234,7 +234,7 @@ class MLP:
         cost = get_cost(loss)
         self._check_parameters()
         checkpoint = as_checkpoint(checkpoint)
-        saved = read_checkpoint(checkpoint, self)
+        saved = find_saved(checkpoint, self)
         resuming = (check.check_bool(resume, "resume") and self.optimizer is not None) or saved is not None
         previous = self if saved is None else saved.content.snapshot  # what a resumed fit continues
         config = FitConfig(
