@@ -67,8 +67,17 @@ def sgd_with_a_schedule_of_its_own() -> dict:
     )
 
 
+def lbfgs() -> dict:
+    """L-BFGS, whose state keeps its memory and its last evaluation."""
+    return dict(optimizer=mlp_xp.LBFGS(), batch_size=None)
+
+
 PATIENCE = 3
-SCENARIOS = {"adam": (adam_with_early_stopping, 1), "sgd": (sgd_with_a_schedule_of_its_own, 3)}
+SCENARIOS = {
+    "adam": (adam_with_early_stopping, 1),
+    "sgd": (sgd_with_a_schedule_of_its_own, 3),
+    "lbfgs": (lbfgs, 2),
+}
 
 
 def fit(make_mlp, checkpoint, scenario="sgd", callbacks=(), **changes):
