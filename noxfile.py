@@ -96,10 +96,20 @@ def gpu_dry_run(session: nox.Session) -> None:
 
 @nox.session
 def deep(session: nox.Session) -> None:
-    """The test suite on numpy with the long runs: 50,000 fuzzed model files."""
+    """The long runs: the suite on numpy with 50,000 fuzzed model files and 5,000 random
+    networks, then the random networks on array_api_strict and torch."""
     session.install("-e", ".[test]")
-    deep_counts = {"MLP_XP_FUZZ_FILES": os.environ.get("MLP_XP_FUZZ_FILES", "50000")}
+    session.install(TORCH_REQUIREMENT)
+    deep_counts = {
+        "MLP_XP_FUZZ_FILES": os.environ.get("MLP_XP_FUZZ_FILES", "50000"),
+        "MLP_XP_PROPERTY_EXAMPLES": os.environ.get("MLP_XP_PROPERTY_EXAMPLES", "5000"),
+    }
     session.run("pytest", *session.posargs, env={"MLP_XP_BACKENDS": "numpy", **deep_counts})
+    # Networks of at most 32 units: one thread spares torch its synchronisation on each small product.
+    session.run(
+        "pytest", "tests/test_properties.py", *session.posargs,
+        env={"MLP_XP_BACKENDS": "array_api_strict,torch", "OMP_NUM_THREADS": "1", **deep_counts},
+    )  # fmt: skip
 
 
 @nox.session

@@ -10,6 +10,7 @@ from ._engines import communicator
 from ._registry import register_activation, register_cost
 from ._version import __version__
 from .activations import ACTIVATIONS, Activation
+from .checkpoint import Checkpoint
 from .costs import COSTS, Cost
 from .gradient_check import gradient_check
 from .history import EarlyStopping, History
@@ -47,6 +48,7 @@ __all__ = [
     "SGD",
     "Activation",
     "Adam",
+    "Checkpoint",
     "Communicator",
     "Cost",
     "EarlyStopping",

@@ -9,6 +9,8 @@ member                     content                                              
 ``biases/<j>``             βʲ⁺¹ (``model.biases[j]``)                                   (n_{j+1},)
 ``optimizer/<key>/<i>``    list ``key`` of the optimizer state, array i: shaped like     like parameter i
                            parameter i of ``weights + biases``
+``checkpoint/best/<i>``    in a checkpoint of ``fit`` with early stopping, parameter    like parameter i
+                           i of its best epoch
 ``metadata``               UTF-8 JSON as a uint8 array (at most ``MAX_METADATA_BYTES``)  (bytes,)
 =========================  ==========================================================  ===============
 
@@ -51,6 +53,11 @@ def save_error(path: Path, what: object) -> ValueError:
 def parameter_names(n_layers: int) -> list[str]:
     """The members of ``weights + biases``, in that order."""
     return [f"weights/{j}" for j in range(n_layers)] + [f"biases/{j}" for j in range(n_layers)]
+
+
+def best_names(n_params: int) -> list[str]:
+    """The members of early stopping's best parameters in a checkpoint, as ``weights + biases``."""
+    return [f"checkpoint/best/{i}" for i in range(n_params)]
 
 
 def read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -108,6 +115,8 @@ def _layout(metadata: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     state = (metadata["optimizer"] or {}).get("state") or {"arrays": []}
     for key in state["arrays"]:
         layout.update({f"optimizer/{key}/{i}": shape for i, shape in enumerate(shapes)})
+    if ((metadata.get("checkpoint") or {}).get("best") or {}).get("params"):
+        layout.update(zip(best_names(len(shapes)), shapes))
     return layout
 
 

@@ -10,15 +10,21 @@ The metadata is a JSON object: ``format`` (``"mlp_xp.model"``), ``format_version
 ``schedule_state`` (the "adaptive" schedule's ``{"lr", "best", "bad_epochs"}``
 or null; version 2, absent from version-1 files), optionally ``task`` (null,
 ``"classification"`` or ``"regression"``) and ``classes`` (the label of each
-output, for classification) and, for a scikit-learn-style estimator,
+output, for classification), for a scikit-learn-style estimator,
 ``estimator`` (class, parameters, fitted attributes, checked by the
-estimators).  Readers ignore other entries.
+estimators) and, in a checkpoint of ``fit``, ``checkpoint``: ``{"finished":
+bool, "start": the model's update count when the fit began, "data": {"x": [N,
+n_0], "sample_weight": bool, "x_val": [M, n_0] or null}, "rng_state": the batch
+order's generator, "history": the History's lists (numbers, or "nan", "inf",
+"-inf"), flags and best epoch, "best": null or early stopping's {"value",
+"bad_epochs", "params": bool}}``, its best parameters then being members.
+Readers ignore other entries.
 
 ``decode`` parses it (UTF-8, finite numbers, nesting that Python can parse) and
 ``check_metadata`` checks it: format and version, ``layer_sizes`` describing at
 most ``MAX_PARAMETERS`` parameters, registered activations, dtype, init,
 counters, generator state, an optimizer that can be rebuilt and its state's
-layout, the schedule's state, the task and the labels.  Every problem is a
+layout, the schedule's state, the task, the labels and a checkpoint's entry.  Every problem is a
 ``ValueError`` saying what is wrong; the file module names the file.  An edge
 module: it builds NumPy generators.
 """
@@ -44,6 +50,10 @@ FORMAT_VERSION = 2  # 2 adds the optional "schedule_state"; version-1 files load
 MAX_PARAMETERS = 2**32  # weights and biases; far above any network trained in memory
 MAX_COUNT = 2**63 - 1  # n_updates and the optimizers' integer state
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+# A History in a checkpoint: its lists (the per-layer norms a list of lists) and flags.
+HISTORY_LISTS = ("loss", "val_loss", "val_score", "layer_grad_norms", "grad_norm", "time")
+HISTORY_FLAGS = ("converged", "stopped_early")
+NON_FINITE = ("nan", "inf", "-inf")  # how JSON, which has no such numbers, holds them
 _REPR = reprlib.Repr()  # file content in messages, shortened
 _REPR.maxstring = _REPR.maxother = 60
 
@@ -135,6 +145,7 @@ def check_metadata(metadata: dict[str, Any]) -> None:
     _check_optimizer(_field(metadata, "optimizer", (dict, type(None))))
     _check_schedule_state(metadata.get("schedule_state"))
     _check_labels(metadata.get("task"), metadata.get("classes"), sizes[-1])
+    _check_checkpoint(metadata.get("checkpoint"))
 
 
 def _check_schedule_state(state: Any) -> None:
@@ -153,6 +164,72 @@ def _check_schedule_state(state: Any) -> None:
             "its schedule_state must be None or {'lr': number > 0, 'best': number or null, "
             f"'bad_epochs': int >= 0}}, got {short(state)}"
         )
+
+
+def _check_checkpoint(entry: Any) -> None:
+    """None (absent), or the ``checkpoint`` entry of a fit (see the module's docstring)."""
+    if entry is None:
+        return
+    keys = {"finished", "start", "data", "rng_state", "history", "best"}
+    if not (isinstance(entry, dict) and entry.keys() == keys):
+        raise ValueError(
+            f"its checkpoint must be a JSON object with the keys {sorted(keys)}, got {short(entry)}"
+        )
+    for key, valid, expected in (
+        ("finished", lambda v: isinstance(v, bool), "true or false"),
+        ("start", lambda v: _is_scalar(v, "int"), "an int >= 0"),
+        ("data", _is_data, "{'x': [N, n_0], 'sample_weight': bool, 'x_val': [M, n_0] or null}"),
+        ("history", _is_history, "a History's lists, flags and best epoch, one entry per epoch"),
+        ("best", _is_best, "null or {'value': number, 'bad_epochs': int >= 0, 'params': bool}"),
+    ):
+        if not valid(entry[key]):
+            raise ValueError(f"its checkpoint {key!r} must be {expected}, got {short(entry[key])}")
+    generator(entry["rng_state"])
+
+
+def _is_data(data: Any) -> bool:
+    return (
+        isinstance(data, dict)
+        and data.keys() == {"x", "sample_weight", "x_val"}
+        and _is_shape(data["x"])
+        and isinstance(data["sample_weight"], bool)
+        and (data["x_val"] is None or _is_shape(data["x_val"]))
+    )
+
+
+def _is_shape(shape: Any) -> bool:
+    return isinstance(shape, list) and len(shape) == 2 and all(_is_scalar(n, "int") for n in shape)
+
+
+def _is_history(history: Any) -> bool:
+    """Lists of numbers (or "nan", "inf", "-inf"), each empty or as long as ``loss``, the
+    per-layer norms as lists of them, two flags and a best epoch null or within."""
+    if not (isinstance(history, dict) and history.keys() == {*HISTORY_LISTS, *HISTORY_FLAGS, "best_epoch"}):
+        return False
+    n, best = (len(history["loss"]) if isinstance(history["loss"], list) else -1), history["best_epoch"]
+    rows = history["layer_grad_norms"]
+    return (
+        all(isinstance(history[key], list) and len(history[key]) in (0, n) for key in HISTORY_LISTS)
+        and all(_is_float(v) for key in HISTORY_LISTS if key != "layer_grad_norms" for v in history[key])
+        and all(isinstance(row, list) and all(map(_is_float, row)) for row in rows)
+        and all(isinstance(history[key], bool) for key in HISTORY_FLAGS)
+        and (best is None or (_is_scalar(best, "int") and best < n))
+    )
+
+
+def _is_best(best: Any) -> bool:
+    return best is None or (
+        isinstance(best, dict)
+        and best.keys() == {"value", "bad_epochs", "params"}
+        and _is_float(best["value"])
+        and _is_scalar(best["bad_epochs"], "int")
+        and isinstance(best["params"], bool)
+    )
+
+
+def _is_float(value: Any) -> bool:
+    """A finite number, or a non-finite one spelled "nan", "inf" or "-inf"."""
+    return _is_number(value) or value in NON_FINITE
 
 
 def _check_labels(task: Any, classes: Any, n_outputs: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from ._data import DeviceData, TrainingData, feature_blocks, streamed
 from ._engines import communicator
 from ._host_data import whole
 from .activations import get_activation
+from .checkpoint import CheckpointRun, as_checkpoint, find_saved
 from .costs import get_cost
 from .history import EarlyStopping, History
 from .network import backward, forward, init_parameters
@@ -177,6 +179,7 @@ class MLP:
         early_stopping: EarlyStopping | None = None,
         resume: bool = False,
         comm: Any = None,
+        checkpoint: Any = None,
     ) -> History:
         """Train by gradient descent (``batch_size=None``), SGD (1) or mini-batch SGD.
 
@@ -250,6 +253,16 @@ class MLP:
             rows).  Invalid input on one process makes every process raise
             before training; an exception on one process during training
             ends the job (MPI ``Abort``).  See the README's "Distributed training".
+        checkpoint : str, path-like or Checkpoint, optional
+            Keep the fit's progress in this file, written crash-safely after every
+            epoch (``Checkpoint(path, every=k)``: every k epochs) and when the fit
+            returns.  A fit that finds the file continues from it: the model takes
+            its parameters, optimizer, state, update count, schedule state and
+            generators, and trains the epochs left of ``epochs`` (none if the
+            file's fit returned: it gives the recorded History).  The file must
+            come from a fit of this architecture, started with this model's
+            update count, on data of these shapes and with the same optimizer:
+            otherwise ``ValueError``, naming the file.  See ``mlp_xp.checkpoint``.
 
         Returns
         -------
@@ -268,9 +281,19 @@ class MLP:
         with agreed(comm, settings):  # all processes train, or all raise
             cost = get_cost(loss)
             self._check_parameters()
-            resuming = check.check_bool(resume, "resume") and self.optimizer is not None
+            checkpoint = as_checkpoint(checkpoint)
+            if checkpoint is not None and comm.distributed:
+                raise ValueError(
+                    "checkpoint= and comm= together are not supported: every process would write "
+                    "the same file; save from rank 0 with save(path, comm=comm) in a callback instead"
+                )
+            saved = find_saved(checkpoint, self)
+            resuming = (
+                check.check_bool(resume, "resume") and self.optimizer is not None
+            ) or saved is not None
+            previous = self if saved is None else saved.content.snapshot  # what a resumed fit continues
             config = FitConfig(
-                optimizer=self._resumed_optimizer(optimizer) if resuming else get_optimizer(optimizer),
+                optimizer=self._resumed_optimizer(optimizer, saved) if resuming else get_optimizer(optimizer),
                 batch_size=None if batch_size is None else check.check_int(batch_size, "batch_size"),
                 epochs=check.check_int(epochs, "epochs"),
                 sampling=check.check_choice(sampling, "sampling", SAMPLINGS),
@@ -278,7 +301,7 @@ class MLP:
                     lr_schedule,
                     check.check_positive_float(lr, "lr"),
                     check.check_positive_float(power_t, "power_t"),
-                    self.schedule_state if resuming else None,
+                    previous.schedule_state if resuming else None,
                 ),
                 tol=None if tol is None else check.check_positive_float(tol, "tol"),
                 verbose=check.check_bool(verbose, "verbose"),
@@ -293,7 +316,12 @@ class MLP:
             check_batching(config.optimizer, config.batch_size, config.clip_norm)
             rng = self.rng if seed is None else host_rng(seed)
             data = self._training_data(x, y, cost, sample_weight, validation_data, config)
-        return train(self, data, cost, config, rng)
+        if checkpoint is None:
+            return train(self, data, cost, config, rng)
+        run = CheckpointRun(checkpoint, saved, self, data, config, rng)
+        return self._train_from(
+            run, data, cost, config, own_rng=seed is not None, replay=callable(lr_schedule)
+        )
 
     def save(self, path: Any, *, include_optimizer: bool = True, comm: Any = None) -> Path:
         """Write the model (and its optimizer and state) to ``path`` (.npz), crash-safely;
@@ -317,17 +345,52 @@ class MLP:
     def _check_parameters(self) -> None:
         check.check_parameters(self.xp, self.weights, self.biases, self.layer_sizes, self.dtype, self.device)
 
-    def _resumed_optimizer(self, optimizer: Any) -> Any:
-        """The last fit's optimizer, which ``resume=True`` continues."""
-        same = optimizer is self.optimizer or optimizer == self.optimizer
+    def _train_from(
+        self,
+        run: CheckpointRun,
+        data: TrainingData,
+        cost: Any,
+        config: FitConfig,
+        *,
+        own_rng: bool,
+        replay: bool,
+    ) -> History:
+        """Train from ``run``'s file, if it has one, for the epochs left, writing it as epochs end.
+
+        The model takes the file's state; the batches come from the file's
+        generator, which is also the model's unless the fit has its own ``seed``.
+        A schedule of the caller's that hears the epochs' losses (``replay``) hears
+        the restored ones first.
+        """
+        if run.saved is not None:
+            _take_snapshot(self, run.saved.content.snapshot)
+            if not own_rng:
+                self.rng = run.rng
+        if replay:
+            run.replay(config.schedule)
+        if not run.finished:
+            epochs_left = max(0, config.epochs - run.history.n_epochs)
+            train(self, data, cost, replace(config, epochs=epochs_left), run.rng, run)
+            run.finish(self)
+        self.history = run.history
+        return run.history
+
+    def _resumed_optimizer(self, optimizer: Any, saved: Any = None) -> Any:
+        """The optimizer that a resumed fit continues: the last fit's (``resume=True``),
+        or that of the checkpoint file ``saved``."""
+        previous = self.optimizer if saved is None else saved.content.snapshot.optimizer
+        same = optimizer is previous or optimizer == previous
         if isinstance(optimizer, str):
-            same = optimizer == getattr(self.optimizer, "name", None)
+            same = optimizer == getattr(previous, "name", None)
         if not same:
+            held, way_out = "resume=True continues the last fit's", "resume=False"
+            if saved is not None:
+                held, way_out = f"checkpoint {str(saved.path)!r} holds the", "another checkpoint path"
             raise ValueError(
-                f"resume=True continues the last fit's optimizer {self.optimizer!r}, "
-                f"but optimizer={optimizer!r} was given; pass the same one, or resume=False"
+                f"{held} optimizer {previous!r}, but optimizer={optimizer!r} was given; "
+                f"pass the same one, or {way_out}"
             )
-        return self.optimizer
+        return previous
 
     @staticmethod
     def _check_early_stopping(early_stopping: Any, validation_data: Any) -> EarlyStopping | None:
@@ -401,10 +464,16 @@ def restore(snapshot: persistence.Snapshot, backend: Any = "numpy", device: Any 
         dtype=snapshot.dtype,
         init=snapshot.init,
     )
+    _take_snapshot(model, snapshot)
+    model.task, model.classes = snapshot.task, None if snapshot.classes is None else list(snapshot.classes)
+    return model
+
+
+def _take_snapshot(model: MLP, snapshot: persistence.Snapshot) -> None:
+    """``model`` takes what training changes from ``snapshot`` (of its architecture and dtype):
+    parameters, optimizer, state, update count, generator and schedule state."""
     params, model.optimizer_state = persistence.on_device(snapshot, model.xp, model.device)
     n_layers = len(snapshot.layer_sizes) - 1
     model.weights, model.biases = params[:n_layers], params[n_layers:]
     model.optimizer, model.n_updates, model.rng = snapshot.optimizer, snapshot.n_updates, snapshot.rng
     model.schedule_state = None if snapshot.schedule_state is None else dict(snapshot.schedule_state)
-    model.task, model.classes = snapshot.task, None if snapshot.classes is None else list(snapshot.classes)
-    return model

@@ -3,6 +3,8 @@
 ``snapshot`` takes a host copy of a model (parameters, optimizer and its state,
 update count, generator, the "adaptive" schedule's state); ``save`` writes one
 to a file through ``_model_file`` and ``read`` reads one back;
+``save_checkpoint`` and ``read_checkpoint`` do the same with a fit's
+``checkpoint`` entry, its batch generator and early stopping's best parameters;
 ``model.restore`` builds an MLP from one on any backend.  Parameters go device
 → host → file → host → device unchanged, bit for bit.  This module knows a
 model by its attributes only: it sits below ``model``, and ``io.load`` above
@@ -60,6 +62,19 @@ class Snapshot:
     schedule_state: dict[str, Any] | None
     task: str | None
     classes: list[Any] | None
+
+
+@dataclass(frozen=True)
+class CheckpointFile:
+    """What a model file written by ``save_checkpoint`` holds: the model, the JSON ``entry``
+    (``_model_metadata`` describes it), the fit's batch generator and early stopping's best
+    parameters (host arrays, None when the entry's ``best`` has no ``params``); ``entry`` is
+    None for a file without a checkpoint."""
+
+    snapshot: Snapshot
+    entry: dict[str, Any] | None
+    rng: np.random.Generator | None
+    best_params: list[np.ndarray] | None
 
 
 def snapshot(model: Any, include_optimizer: bool = True) -> Snapshot:
@@ -122,16 +137,35 @@ def save(
         name, an optimizer or state a file cannot hold, ...): nothing is
         written then.
     """
-    target = _model_path(path)
+    target = model_path(path)
     if not isinstance(include_optimizer, bool):
         raise TypeError(f"include_optimizer must be True or False, got {include_optimizer!r}")
+    entries = {} if estimator is None else {"estimator": estimator}
+    return _write(model, target, include_optimizer, entries, {})
+
+
+def save_checkpoint(
+    model: Any, path: Path, entry: dict[str, Any], rng: np.random.Generator, best_params: list[Any] | None
+) -> Path:
+    """Write ``model`` with its optimizer, a fit's checkpoint ``entry`` (completed by the
+    state of ``rng``, the fit's batch generator) and early stopping's ``best_params``
+    (device arrays, or None), crash-safely; return the path written."""
+    entry = {**entry, "rng_state": _generator_state(rng)}
+    arrays = {}
+    if best_params is not None:
+        arrays = dict(zip(model_file.best_names(len(best_params)), map(_host, best_params)))
+    return _write(model, path, True, {"checkpoint": entry}, arrays)
+
+
+def _write(
+    model: Any, target: Path, include_optimizer: bool, entries: dict[str, Any], arrays: dict[str, np.ndarray]
+) -> Path:
+    """Write ``model`` with more metadata ``entries`` and member ``arrays`` to ``target``."""
     try:
-        metadata, arrays = _to_file(snapshot(model, include_optimizer))
+        metadata, model_arrays = _to_file(snapshot(model, include_optimizer))
     except ValueError as exc:
         raise model_file.save_error(target, exc) from exc
-    if estimator is not None:
-        metadata["estimator"] = estimator
-    model_file.write(target, metadata, arrays)
+    model_file.write(target, {**metadata, **entries}, {**model_arrays, **arrays})
     return target
 
 
@@ -146,6 +180,17 @@ def read(path: str | os.PathLike[str]) -> tuple[Snapshot, dict[str, Any]]:
     return _from_file(metadata, arrays), metadata
 
 
+def read_checkpoint(path: Path) -> CheckpointFile:
+    """What the model file ``path`` holds, with its checkpoint if it has one (errors as ``read``)."""
+    metadata, arrays = model_file.read(path)
+    entry, rng, best = metadata.get("checkpoint"), None, None
+    if entry is not None:
+        rng = generator(entry["rng_state"])
+        if entry["best"] is not None and entry["best"]["params"]:
+            best = [arrays[name] for name in model_file.best_names(2 * (len(metadata["layer_sizes"]) - 1))]
+    return CheckpointFile(_from_file(metadata, arrays), entry, rng, best)
+
+
 def _fspath(path: Any) -> str:
     try:
         return os.fspath(path)
@@ -153,7 +198,7 @@ def _fspath(path: Any) -> str:
         raise TypeError(f"path must be a str or a path-like object, got {path!r}") from None
 
 
-def _model_path(path: Any) -> Path:
+def model_path(path: Any) -> Path:
     """``path`` with ``.npz`` appended when missing, as ``numpy.savez`` does; not a folder."""
     path = Path(_fspath(path))
     if not path.is_dir() and not path.name.lower().endswith(SUFFIX):
@@ -207,7 +252,7 @@ def _to_file(s: Snapshot) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "init": s.init if isinstance(s.init, str) else None,
         "optimizer": optimizer,
         "n_updates": s.n_updates,
-        "rng_state": json.loads(json.dumps(s.rng.bit_generator.state, default=_json_number)),
+        "rng_state": _generator_state(s.rng),
         "schedule_state": s.schedule_state,
     }
     labels = {"task": s.task, "classes": s.classes}  # optional: written when set
@@ -248,6 +293,11 @@ def _unstorable(what: str) -> ValueError:
         f"its optimizer state, {what}, cannot be stored: a model file holds a dict of lists of arrays "
         f"(one per parameter) and of numbers; {_WAY_OUT}"
     )
+
+
+def _generator_state(rng: np.random.Generator) -> dict[str, Any]:
+    """The state of ``rng``, as JSON."""
+    return json.loads(json.dumps(rng.bit_generator.state, default=_json_number))
 
 
 def _json_number(value: Any) -> Any:

@@ -85,7 +85,9 @@ class FitConfig:
     shards: tuple[int, ...] = ()
 
 
-def train(model: Any, data: TrainingData, cost: Cost, config: FitConfig, rng: Any) -> History:
+def train(
+    model: Any, data: TrainingData, cost: Cost, config: FitConfig, rng: Any, run: Any = None
+) -> History:
     """Run ``config.epochs`` epochs of ``config.optimizer`` on ``model``; return its History.
 
     The model's parameters, optimizer, optimizer state, update count,
@@ -97,19 +99,24 @@ def train(model: Any, data: TrainingData, cost: Cost, config: FitConfig, rng: An
     With a communicator the model first takes rank 0's parameters, optimizer
     state and update count, and each process draws its batch orders from
     ``rng`` and its rank; an exception on one process then ends every process.
+    A ``run`` (``checkpoint.CheckpointRun``) gives the History and early-stopping
+    bookkeeping to continue, and its ``end_epoch`` hears each finite epoch.
     """
     params = [*model.weights, *model.biases]
-    if config.resume:  # an evaluation the state keeps is of the last fit's objective
-        state, step = without_evaluation(model.optimizer_state), model.n_updates
+    if config.resume:  # an evaluation the state keeps is of the last fit's objective, unless this fit's own
+        own = run is not None and run.saved is not None
+        state = model.optimizer_state if own else without_evaluation(model.optimizer_state)
+        step = model.n_updates
     else:
         state, step = config.optimizer.init(params), 0
     if config.comm.distributed:
         config = replace(config, shards=shard_sizes(config.comm, data.batches.n_rows))
         state, step = start_from_rank0(model, config.comm, state, step, config.schedule)
         rng = rank_generator(rng, config.comm.rank)
-    history, best = History(), BestEpoch(config.early_stopping)
+    history = History() if run is None else run.history
+    best = BestEpoch(config.early_stopping) if run is None else run.best
     with quiet_overflow(), abort_on_error(config.comm):
-        diverged = _epochs(model, data, cost, config, rng, history, best, state, step)
+        diverged = _epochs(model, data, cost, config, rng, history, best, state, step, run)
     if diverged is not None:
         _diverged(config.on_divergence, diverged)
     best.restore(model)
@@ -126,8 +133,10 @@ def _epochs(
     best: BestEpoch,
     state: Any,
     step: int,
+    run: Any,
 ) -> int | None:
-    """The epochs, until the last, a stop, or a divergence: then the epoch that diverged."""
+    """The epochs, until the last, a stop, or a divergence: then the epoch that diverged
+    (counting the epochs restored from a checkpoint)."""
     wide = accumulation_dtype(model.xp, model.device)
     in_place = updates_in_place(config.optimizer)
     for epoch in range(config.epochs):
@@ -138,10 +147,13 @@ def _epochs(
         state = copy_tree(state) if in_place else state
         params, state, step, sums = _epoch(model, data, cost, config, rng, params, state, step, wide)
         if not _end_epoch(model, data, cost, config, history, params, sums, wide):
-            return epoch
+            return history.n_epochs
         _take_over(model, config, history, params, state, step)
         history.time.append(time.perf_counter() - started)
-        if _stops(model, data, cost, config, history, best, params, epoch, wide):
+        stop = _stops(model, data, cost, config, history, best, params, epoch, wide)
+        if run is not None:
+            run.end_epoch(model, history, best, stop)
+        if stop:
             break
     return None
 
@@ -383,7 +395,8 @@ def _caller_level() -> int:
 
 
 def _report(history: History, epoch: int, epochs: int) -> None:
-    line = f"epoch {epoch + 1}/{epochs}  loss {history.loss[-1]:.6g}"
+    done = history.n_epochs  # epochs restored from a checkpoint included
+    line = f"epoch {done}/{epochs + done - epoch - 1}  loss {history.loss[-1]:.6g}"
     if history.val_loss:
         line += f"  val_loss {history.val_loss[-1]:.6g}  val_score {history.val_score[-1]:.4g}"
     if history.grad_norm:

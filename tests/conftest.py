@@ -13,6 +13,7 @@ default (the CPU) unless ``MLP_XP_TORCH_DEVICE`` names another, e.g.
 from __future__ import annotations
 
 import importlib
+import itertools
 import os
 from functools import partial
 
@@ -102,3 +103,13 @@ def random_targets(loss: str, rng: np.random.Generator, shape: tuple[int, int], 
     if kind == "non_negative":
         return rng.poisson(1.5, size=shape).astype(float)
     return rng.normal(size=shape)
+
+
+# Hidden activations, and the (output activation, loss) pairs that a model accepts: a cost
+# that needs one output activation pairs with it alone, the others with every activation.
+HIDDEN_ACTIVATIONS = [name for name, phi in mlp_xp.ACTIVATIONS.items() if not phi.output_only]
+VALID_PAIRS = [
+    (output, loss)
+    for output, loss in itertools.product(mlp_xp.ACTIVATIONS, COSTS)
+    if COSTS[loss].output_activation in (None, output)
+]

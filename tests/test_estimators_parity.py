@@ -48,7 +48,7 @@ def assert_same_parameters(a, b, rtol=1e-10):
 def test_parameters_are_scikit_learns_plus_the_backends(ours, theirs, own):
     """Every parameter of scikit-learn's estimator, with its default, and mlp_xp's own."""
     params, reference = inspect.signature(ours).parameters, inspect.signature(theirs).parameters
-    assert set(params) == set(reference) | {"backend", "device", "dtype", "comm"} | own
+    assert set(params) == set(reference) | {"backend", "device", "dtype", "comm", "checkpoint"} | own
     assert all(params[name].default == reference[name].default for name in reference)
     positional = [p.name for p in params.values() if p.kind == p.POSITIONAL_OR_KEYWORD]
     assert positional == ["hidden_layer_sizes", "activation"]

@@ -1,22 +1,15 @@
 """Backpropagation: finite differences, seed 004's analytic example, cross-backend equality."""
 
-import itertools
 from functools import partial
 
 import numpy as np
 import pytest
-from conftest import host, random_targets
+from conftest import HIDDEN_ACTIVATIONS, VALID_PAIRS, host, random_targets
 
 import mlp_xp
 from mlp_xp.activations import ACTIVATIONS, relu, sigmoid
-from mlp_xp.costs import COSTS
 
-HIDDEN = [name for name, phi in ACTIVATIONS.items() if not phi.output_only]
-PAIRS = [
-    (out, loss)
-    for out, loss in itertools.product(ACTIVATIONS, COSTS)
-    if COSTS[loss].output_activation in (None, out)
-]
+HIDDEN, PAIRS = HIDDEN_ACTIVATIONS, VALID_PAIRS
 
 
 def test_every_valid_pair_is_covered():

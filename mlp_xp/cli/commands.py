@@ -51,7 +51,9 @@ def train(args: Any) -> int:
     rows rank::P (all of them validate on the test rows); rank 0 alone prints,
     writes the model and draws the figures.
     """
-    check_outputs(args.save, args.plot)
+    if args.checkpoint_every is not None and not args.checkpoint:
+        raise ValueError("--checkpoint-every needs --checkpoint PATH")
+    check_outputs(args.save, args.plot, args.checkpoint)
     with launched(args.distributed, _device(args)) as comm:
         return _train(args, communicator(comm))
 
@@ -137,6 +139,10 @@ def _describe(plan: TrainingPlan, optimizer: str, say: Any, processes: int = 1) 
         f"{options['batch_size'] or 'all (gradient descent)'}, {options['epochs']} epochs"
     )
     say(plan.task.describe() + (f"; {data.header}" if data.header else ""))
+    checkpoint = options["checkpoint"]
+    if checkpoint is not None:
+        found = "; continuing from it" if checkpoint.path.exists() else ""
+        say(f"checkpoint {checkpoint.path}, written every {checkpoint.every} epoch(s){found}")
 
 
 def predict(args: Any) -> int:

@@ -1,6 +1,7 @@
-"""What ``train`` writes: the model file (``--save``) and the figures (``--plot``).
+"""What ``train`` writes: the model file (``--save``), the checkpoint (``--checkpoint``) and
+the figures (``--plot``).
 
-Both are checked before training, by creating (and removing) an unnamed file
+All are checked before training, by creating (and removing) an unnamed file
 where they will go, so that a training run never ends on a file it cannot
 write.
 """
@@ -16,15 +17,11 @@ from ..model import MLP
 from .predictions import class_indices
 
 
-def check_outputs(save: str | None, plot: str | None) -> None:
-    """Refuse an unusable ``--save`` file or ``--plot`` folder, before training."""
-    if save:
-        path = Path(save)
-        if path.is_dir():
-            raise ValueError(f"--save {save} is a folder: name the model file, e.g. {path / 'model.npz'}")
-        if not path.resolve().parent.is_dir():
-            raise ValueError(f"--save {save}: the folder {path.parent} does not exist")
-        _check_writable(path.resolve().parent, f"--save {save}")
+def check_outputs(save: str | None, plot: str | None, checkpoint: str | None = None) -> None:
+    """Refuse an unusable ``--save`` or ``--checkpoint`` file or ``--plot`` folder, before training."""
+    for option, name in (("--save", save), ("--checkpoint", checkpoint)):
+        if name:
+            _check_file(option, name)
     if plot:
         plots.require_matplotlib()
         try:
@@ -32,6 +29,16 @@ def check_outputs(save: str | None, plot: str | None) -> None:
         except OSError as exc:
             raise ValueError(f"--plot {plot}: cannot create the folder ({exc.strerror or exc})") from exc
         _check_writable(Path(plot), f"--plot {plot}")
+
+
+def _check_file(option: str, name: str) -> None:
+    """A file that can be written: not a folder, in a folder that exists and can be written."""
+    path = Path(name)
+    if path.is_dir():
+        raise ValueError(f"{option} {name} is a folder: name the model file, e.g. {path / 'model.npz'}")
+    if not path.resolve().parent.is_dir():
+        raise ValueError(f"{option} {name}: the folder {path.parent} does not exist")
+    _check_writable(path.resolve().parent, f"{option} {name}")
 
 
 def _check_writable(folder: Path, option: str) -> None:

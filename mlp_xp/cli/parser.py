@@ -49,6 +49,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     fit.add_argument("--seed", type=_at_least(0), default=0, help="seeds the weights, batch order and split")
     fit.add_argument("--test-fraction", type=_fraction, help="share held out for testing (default 0.25)")
     fit.add_argument("--save", metavar="MODEL.npz", help="write the trained model there")
+    fit.add_argument(
+        "--checkpoint", metavar="PATH", help="keep the training's progress there; run again to resume"
+    )
+    fit.add_argument("--checkpoint-every", type=_at_least(1), metavar="K", help="epochs between writes (1)")
     fit.add_argument("--plot", metavar="DIR", help='write PNG figures there (pip install "mlp_xp[plot]")')
     fit.add_argument("--quiet", action="store_true", help="print only the final result")
     fit.add_argument(

@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import datasets
 from .._backend import to_numpy
+from ..checkpoint import Checkpoint
 from ..model import MLP
 from ..optimizers import OPTIMIZERS, WeightsOnly
 
@@ -71,7 +72,7 @@ def is_seed004_neuron(data: str, model: MLP) -> bool:
 
 
 def fit_options(args: Any, preset: Preset, model: MLP) -> tuple[dict[str, Any], WeightRecorder | None]:
-    """``fit``'s optimizer, lr, batch_size and epochs, and for seed 004's neuron a weight recorder
+    """``fit``'s optimizer, lr, batch_size, epochs and checkpoint, and for seed 004's neuron a weight recorder
     (holding w⁰, the weights before the first epoch) and the weights-only optimizer."""
     optimizer: Any = OPTIMIZERS[args.optimizer]()
     recorder = None
@@ -83,7 +84,10 @@ def fit_options(args: Any, preset: Preset, model: MLP) -> tuple[dict[str, Any], 
         "lr": DEFAULT_LR.get(args.optimizer, preset.lr) if args.lr is None else args.lr,
         "batch_size": preset.batch_size if args.batch_size is None else (args.batch_size or None),
         "epochs": preset.epochs if args.epochs is None else args.epochs,
+        "checkpoint": None,
     }
+    if args.checkpoint:
+        options["checkpoint"] = Checkpoint(args.checkpoint, every=args.checkpoint_every or 1)
     return options, recorder
 
 

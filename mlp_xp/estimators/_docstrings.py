@@ -83,6 +83,12 @@ PARAMETERS = """
         estimator on its own rows; the classes are those of every process,
         ``batch_size`` is per process ("auto": min(200, the fewest rows of a
         process)), and every process ends with the same network.  Not saved.
+    checkpoint : None, str, path-like or mlp_xp.Checkpoint, default=None
+        ``fit`` keeps its progress in this file (see ``MLP.fit``): a ``fit``
+        killed and run again with the same estimator and data continues where
+        the file stopped, and one that finds the file of a finished ``fit``
+        returns at once with its result.  Not for ``partial_fit``; not saved
+        with the estimator.
 """
 
 ATTRIBUTES = """

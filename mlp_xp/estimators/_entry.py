@@ -10,6 +10,8 @@ from typing import Any
 from ..schedules import Adaptive
 from ._fitted import STOCHASTIC
 
+# Parameters of where and how one fit runs, not of the estimator: not saved.
+_RUN_PARAMETERS = ("backend", "device", "comm", "checkpoint")
 # The fitted attributes every estimator file holds as they are (besides the
 # network, the labels, the feature names and the "adaptive" schedule); it holds
 # those of STOCHASTIC too where the estimator has them.
@@ -18,8 +20,9 @@ FITTED = ("n_features_in_", "n_layers_", "n_outputs_", "out_activation_", "loss_
 
 def estimator_entry(estimator: Any) -> dict[str, Any]:
     """The JSON entry of a fitted estimator: its class, parameters (but ``backend``,
-    ``device`` and ``comm``) and fitted attributes; ``TypeError`` for a value JSON cannot hold."""
-    params = {k: v for k, v in estimator.get_params().items() if k not in ("backend", "device", "comm")}
+    ``device``, ``comm`` and ``checkpoint``, which belong to one run) and fitted
+    attributes; ``TypeError`` for a value JSON cannot hold."""
+    params = {k: v for k, v in estimator.get_params().items() if k not in _RUN_PARAMETERS}
     fitted = {name: getattr(estimator, name) for name in (*FITTED, *STOCHASTIC) if hasattr(estimator, name)}
     if hasattr(estimator, "feature_names_in_"):
         fitted["feature_names_in_"] = estimator.feature_names_in_.tolist()

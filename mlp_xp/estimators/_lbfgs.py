@@ -39,6 +39,7 @@ def train_lbfgs(estimator: Any, model: MLP, loss: str, train: tuple, *, comm: An
         sample_weight=train[2],
         callbacks=(progress,),
         comm=comm,
+        checkpoint=estimator.checkpoint,
     )
 
 

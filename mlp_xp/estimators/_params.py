@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator
 from .. import _validation as check
 from .._backend import DTYPES
 from ..activations import ACTIVATIONS
+from ..checkpoint import as_checkpoint
 
 SOLVERS = ("lbfgs", "sgd", "adam", "line_search")
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
@@ -80,6 +81,7 @@ class MLPParams(BaseEstimator):
     device: Any = None
     dtype: str | None = None
     comm: Any = None
+    checkpoint: Any = None
 
     def _check_params(self, incremental: bool) -> None:
         """Every hyper-parameter checked, each error naming its parameter."""
@@ -103,6 +105,11 @@ class MLPParams(BaseEstimator):
             raise ValueError(f"dtype must be None, 'float32' or 'float64', got {self.dtype!r}")
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True; use fit")
+        if as_checkpoint(self.checkpoint) is not None and incremental:
+            raise ValueError(
+                "partial_fit does not take a checkpoint (each call trains one epoch): "
+                "use fit, or save the estimator between calls"
+            )
 
     def _hidden_sizes(self) -> list[int]:
         sizes = self.hidden_layer_sizes

@@ -69,6 +69,7 @@ def train_network(
         early_stopping=_stopping_rule(estimator),
         resume=resume,
         comm=comm,
+        checkpoint=estimator.checkpoint,
     )
     if estimator.verbose and comm.rank == 0 and history.stopped_early:
         watched = "Validation score" if estimator.early_stopping else "Training loss"

@@ -312,3 +312,18 @@ def test_a_data_parallel_estimator_equals_one_process_on_the_union(backend):
     np.testing.assert_allclose(regressors[1].loss_curve_, reference.loss_curve_, rtol=1e-10)
     assert regressors[0].t_ == reference.t_ and regressors[0].n_iter_ == reference.n_iter_
     assert host(regressors[0].predict(x)).shape == (22, 2)
+
+
+def test_a_checkpoint_with_a_communicator_is_refused_on_every_process(make_mlp, tmp_path):
+    """Every process would write the one file: refused before anything trains, on every process."""
+    x, y = data()[:2]
+
+    def work(comm):
+        model = make_mlp([3, 4, 2], "tanh", seed=comm.rank)
+        model.fit(x[:6], y[:6], loss="mse", epochs=2, comm=comm, checkpoint=tmp_path / "run.npz")
+        return model
+
+    _, errors = run_group(2, work)
+    assert all(isinstance(error, ValueError) for error in errors), errors
+    assert "checkpoint= and comm= together are not supported" in str(errors[0])
+    assert not (tmp_path / "run.npz").exists()
