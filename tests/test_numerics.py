@@ -75,4 +75,5 @@ def test_bias_gradients_of_a_million_rows_are_accurate_in_float32(make_mlp, rng)
     _, _, db = single.gradients(x, y)
     _, _, reference = double.gradients(x.astype(np.float64), y.astype(np.float64))
     for got, expected in zip(db, reference):
+        assert got.dtype == single.dtype  # summed in float64, returned in the model's dtype
         np.testing.assert_allclose(host(got), host(expected), rtol=1e-6)
