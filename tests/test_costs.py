@@ -10,7 +10,7 @@ from hypothesis.extra.numpy import arrays
 import mlp_xp
 from mlp_xp._backend import quiet_overflow
 from mlp_xp.activations import ACTIVATIONS
-from mlp_xp.costs import COSTS
+from mlp_xp.costs import COSTS, get_cost
 from mlp_xp.network import is_fused, output_error
 
 # (cost, y, ŷ, per-sample value): hand-computed from the definitions.
@@ -101,6 +101,23 @@ def test_fused_output_error_agrees_with_general_path(name, activation, xp, devic
     np.testing.assert_allclose(
         host(fused_delta), host(phi.vjp(xp, z, a, cost.grad(xp, y, a))), rtol=1e-8, atol=1e-12
     )
+
+
+def test_fused_cross_entropy_shifts_each_row_by_its_own_maximum(xp, device):
+    """Logits near 0 and near 1000 in one batch: each row's cost is its own log-sum-exp."""
+    z = xp.asarray([[0.0, 1.0, 2.0], [1000.0, 1001.0, 1002.0]], device=device)
+    y = xp.asarray([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], device=device)
+    value, delta = output_error(xp, ACTIVATIONS["softmax"], COSTS["cross_entropy"], z, None, y)
+    lse = np.log(np.exp([0.0, 1.0, 2.0]).sum())
+    np.testing.assert_allclose(host(value), [lse, lse - 2.0], rtol=1e-12)
+    s = np.exp([0.0, 1.0, 2.0] - lse)
+    np.testing.assert_allclose(host(delta), [s - [1, 0, 0], s - [0, 0, 1]], rtol=1e-12, atol=1e-15)
+
+
+def test_an_unknown_loss_is_named_with_the_known_ones():
+    with pytest.raises(ValueError) as info:
+        get_cost("squared")
+    assert str(info.value) == f"loss must be one of {', '.join(map(repr, COSTS))}, got 'squared'"
 
 
 def test_only_a_cost_with_the_output_activation_it_was_made_for_is_fused():

@@ -6,12 +6,13 @@ runs the accelerated path and the plain, functional one on every backend and
 asks for equal arrays, not close ones.
 """
 
+import dataclasses
 import math
 
 import array_api_compat
 import numpy as np
 import pytest
-from conftest import host, parameters
+from conftest import host, parameters, random_targets
 
 import mlp_xp
 from mlp_xp._validation import as_features
@@ -251,14 +252,40 @@ def test_a_custom_optimizer_s_state_is_passed_through_as_it_is(make_mlp, rng):
 
     class Counting:
         def init(self, params):
-            return ("counter", Counter())
+            self.state = ("counter", Counter())
+            return self.state
 
         def step(self, params, grads, state, lr):
+            assert state is self.state
             state[1].steps += 1
             return [p - lr * g for p, g in zip(params, grads)], state
 
     x, y = rng.normal(size=(12, 2)), rng.normal(size=(12, 1))
     model = make_mlp([2, 3, 1], seed=0)
-    model.fit(x, y, optimizer=Counting(), batch_size=4, epochs=2)
-    tag, counter = model.optimizer_state
-    assert tag == "counter" and isinstance(counter, Counter) and counter.steps == 6
+    optimizer = Counting()
+    model.fit(x, y, optimizer=optimizer, batch_size=4, epochs=2)
+    assert model.optimizer_state is optimizer.state and optimizer.state[1].steps == 6
+
+
+@pytest.mark.parametrize(
+    ("output", "loss", "optimizer", "batch_size"),
+    [
+        ("softmax", "cross_entropy", "sgd", 4),
+        ("sigmoid", "binary_cross_entropy", "adam", 4),
+        ("exp", "poisson", "lbfgs", None),
+    ],
+)
+def test_fit_never_evaluates_the_output_activation_under_a_fused_cost(
+    output, loss, optimizer, batch_size, make_mlp, rng
+):
+    """The fused cost reads the logits: an output activation whose value raises is never called."""
+    model = make_mlp([3, 4, 2], "tanh", output, seed=0)
+    phi = model.phis[-1]
+
+    def refuse(xp, z):
+        raise AssertionError(f"{phi.name} evaluated")
+
+    model.phis[-1] = dataclasses.replace(phi, value=refuse)
+    x, y = rng.normal(size=(12, 3)), random_targets(loss, rng, (12, 2))
+    history = model.fit(x, y, loss=loss, optimizer=optimizer, lr=0.05, batch_size=batch_size, epochs=2)
+    assert history.n_epochs == 2

@@ -137,3 +137,90 @@ def test_a_custom_optimizer_is_given_the_batch_objective(data, make_mlp):
         assert at_theta == pytest.approx(expected, rel=1e-12)
         trial = [p - g for p, g in zip(params, grads)]
         assert moved == pytest.approx(penalised(trial, x[rows], y[rows], w[rows], 0.2)[0], rel=1e-10)
+
+
+@pytest.mark.parametrize("scale", [0.01, 1.0])
+def test_one_gradient_step_on_the_penalised_objective(scale, data, make_mlp):
+    """θ ← θ − η∇𝓔_α, with the penalty's gradient (α/Σw) Ω also where the weights sum to
+    less than 1 (scale 0.01: Σw ≈ 0.15); the loss is 𝓔_α(θ₀)."""
+    x, y, w = data
+    model = make_mlp(SIZES, ACTIVATIONS[:2], dtype="float64", seed=1)
+    start = parameters(model)
+    history = model.fit(x, y, sample_weight=scale * w, alpha=0.5, lr=0.3, batch_size=None, epochs=1)
+    value, grads = penalised(start, x, y, scale * w, 0.5)
+    assert history.loss == [pytest.approx(value, rel=1e-12)]
+    for got, p, g in zip(parameters(model), start, grads):
+        np.testing.assert_allclose(got, p - 0.3 * g, rtol=1e-12, atol=1e-15)
+
+
+def test_a_last_batch_of_weight_zero_has_zero_gradient_norms_and_clips_nothing(data, make_mlp):
+    x, y, w = data
+    w = np.r_[w[:8], np.zeros(4)]
+    model, reference = (make_mlp(SIZES, ACTIVATIONS[:2], dtype="float64", seed=1) for _ in range(2))
+    options = dict(lr=0.1, batch_size=4, sampling="sequential", epochs=2, clip_norm=1.0)
+    history = model.fit(x, y, sample_weight=w, **options)
+    reference.fit(x[:8], y[:8], sample_weight=w[:8], **options)
+    assert history.layer_grad_norms == [[0.0, 0.0, 0.0]] * 2
+    for p, q in zip(parameters(model), parameters(reference)):
+        np.testing.assert_array_equal(p, q)
+
+
+class ValueAndGradProbe:
+    """A custom optimizer that asks for ``value_and_grad``: records what fit passes it; no step."""
+
+    needs_value_and_grad = True
+
+    def __init__(self):
+        self.calls = []
+
+    def init(self, params):
+        return "state of the probe"
+
+    def step(self, params, grads, state, lr, *, value, value_and_grad):
+        self.calls.append((state, lr, float(value), float(value_and_grad(list(params))[0])))
+        return list(params), state
+
+
+class ObjectiveProbe(ValueAndGradProbe):
+    """The same for an optimizer that asks for the objective."""
+
+    needs_value_and_grad = False
+    needs_objective = True
+
+    def step(self, params, grads, state, lr, *, value, objective):
+        self.calls.append((state, lr, value, objective(list(params))))
+        return list(params), state
+
+
+@pytest.mark.parametrize("optimizer", [ValueAndGradProbe, ObjectiveProbe])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_objective_of_a_float32_model_is_summed_in_float64(optimizer, weighted, make_mlp):
+    """One cost of 1e8 and 999 of 1 in one batch: in float32 1e8 + 1 = 1e8. The value and the
+    objective a custom optimizer gets, and the epoch's loss, are the float64 means; the
+    optimizer gets its own state and the schedule's learning rate."""
+    model = make_mlp([1, 1], "identity", seed=0)
+    xp = model.xp
+    model.weights[0] = xp.zeros((1, 1), dtype=xp.float32, device=model.device)
+    y = np.r_[np.sqrt(2e8), np.full(999, np.sqrt(2.0))]
+    expected = (0.5 * y.astype(np.float32) ** 2).astype(np.float64).mean()
+    probe = optimizer()
+    weights = {"sample_weight": np.ones(1000)} if weighted else {}
+    history = model.fit(np.ones((1000, 1)), y, optimizer=probe, lr=0.25, batch_size=None, epochs=1, **weights)
+    assert probe.calls == [
+        ("state of the probe", 0.25, pytest.approx(expected, rel=1e-9), pytest.approx(expected, rel=1e-9))
+    ]
+    assert history.loss == [pytest.approx(expected, rel=1e-9)]
+
+
+def test_the_weights_of_an_epoch_are_summed_in_float64(make_mlp):
+    """A row of weight 2²⁴ and 999 of weight 1, one row per batch: a float32 running sum of
+    the weights drops every 1 (2²⁴ + 1 = 2²⁴), the epoch's Σ wC / Σ w must not."""
+    model = make_mlp([1, 1], "identity", seed=0)
+    xp = model.xp
+    model.weights[0] = xp.zeros((1, 1), dtype=xp.float32, device=model.device)
+    y, w = np.full(1000, np.sqrt(2.0)), np.r_[2.0**24, np.ones(999)]
+    history = model.fit(
+        np.ones((1000, 1)), y, sample_weight=w, lr=1e-30, batch_size=1, sampling="sequential", epochs=1
+    )
+    costs = (0.5 * y.astype(np.float32) ** 2).astype(np.float64)
+    assert history.loss == [pytest.approx((w * costs).sum() / w.sum(), rel=1e-9)]

@@ -226,6 +226,41 @@ def test_line_search_keeps_theta_when_no_step_qualifies(xp, device):
     assert state == {"step_size": 0.625}
 
 
+def test_line_search_shrinks_by_its_factor(xp, device):
+    """f(θ) = θ² from θ = 1, g = 2, η = 10, shrink 0.3: the trials are 10, 3 and 0.9, the
+    first with f(1 − 2α) ≤ 1 − cα·4 (0.64); halving would have taken 0.625."""
+    params, grads = arrays(xp, device, [1.0]), arrays(xp, device, [2.0])
+    trials = []
+
+    def objective(theta):
+        trials.append(1.0 - float(host(theta[0])[0]))
+        return float(host(theta[0])[0] ** 2)
+
+    new, state = LineSearchGD(shrink=0.3).step(params, grads, None, 10.0, value=1.0, objective=objective)
+    np.testing.assert_allclose(trials, [20.0, 6.0, 1.8])
+    assert state == {"step_size": pytest.approx(0.9)}
+    np.testing.assert_allclose(host(new[0]), [1.0 - 1.8])
+
+
+def test_the_exact_step_is_located_to_the_square_root_of_the_dtype_s_epsilon(xp, device):
+    """φ(α) = e^α − 4α, minimum at log 4: float32 parameters settle for √ε₃₂ ≈ 3e-4 (fewer
+    evaluations), float64 ones go on to √ε₆₄ ≈ 1.5e-8."""
+    evaluations, steps = {}, {}
+    for dtype in ("float32", "float64"):
+        params, grads = arrays(xp, device, [0.0], dtype=dtype), arrays(xp, device, [-1.0], dtype=dtype)
+        count = []
+
+        def objective(theta, count=count):
+            count.append(1)
+            return math.exp(float(host(theta[0])[0])) - 4.0 * float(host(theta[0])[0])
+
+        _, state = LineSearchGD(exact=True).step(params, grads, None, 0.1, value=1.0, objective=objective)
+        evaluations[dtype], steps[dtype] = len(count), state["step_size"]
+    assert steps["float32"] == pytest.approx(math.log(4.0), rel=1e-3)
+    assert steps["float64"] == pytest.approx(math.log(4.0), rel=1e-7)
+    assert evaluations["float32"] < evaluations["float64"]
+
+
 @pytest.mark.parametrize(
     ("gradient", "value"), [(0.0, 1.0), (float("nan"), 1.0), (float("inf"), 1.0), (2.0, float("nan"))]
 )
@@ -272,10 +307,24 @@ def test_bad_hyper_parameters_raise_naming_the_argument(cls, kwargs, error, word
         assert word in str(info.value)
 
 
+def test_nesterov_without_momentum_says_why():
+    with pytest.raises(ValueError) as info:
+        SGD(nesterov=True)
+    assert str(info.value) == "nesterov=True needs momentum > 0, got momentum=0.0"
+
+
 def test_hyper_parameters_are_normalised_and_frozen():
     optimizer = Adam(beta1=np.float64(0.8), beta2=0, eps=1)
     assert optimizer == Adam(0.8, 0.0, 1.0)
     assert all(type(getattr(optimizer, name)) is float for name in ("beta1", "beta2", "eps"))
+    assert type(SGD(momentum=np.float32(0.5)).momentum) is float and type(SGD(momentum=0).momentum) is float
+    line_search = LineSearchGD(c=np.float32(0.25), shrink=1 / np.int64(4), max_halvings=np.int64(5))
+    assert line_search == LineSearchGD(0.25, 0.25, 5)
+    assert [type(v) for v in (line_search.c, line_search.shrink, line_search.max_halvings)] == [
+        float,
+        float,
+        int,
+    ]
     assert repr(SGD(0.5, True)) == "SGD(momentum=0.5, nesterov=True)"
     with pytest.raises(AttributeError):
         optimizer.beta1 = 0.5
@@ -366,9 +415,13 @@ def test_config_of_a_custom_optimizer_cannot_be_saved():
     class HalfSGD(SGD):
         pass
 
-    for custom in (HalfSGD(), object()):
-        with pytest.raises(ValueError, match="cannot be saved: only the built-in optimizers"):
+    for custom, name in ((HalfSGD(), "HalfSGD"), (object(), "object")):
+        with pytest.raises(ValueError) as info:
             optimizer_config(custom)
+        assert str(info.value) == (
+            f"optimizer {custom!r} cannot be saved: only the built-in optimizers "
+            f"'sgd', 'adam', 'line_search', 'lbfgs', 'weights_only' have a config, got a {name}"
+        )
 
 
 @pytest.mark.parametrize(
@@ -378,6 +431,7 @@ def test_config_of_a_custom_optimizer_cannot_be_saved():
         ({"momentum": 0.9}, ValueError, ("'name' must be one of 'sgd', 'adam', 'line_search'", "None")),
         ({"name": "rmsprop"}, ValueError, ("'name' must be one of", "'rmsprop'")),
         ({"name": "sgd", "beta1": 0.9}, ValueError, ("unknown fields 'beta1'", "'momentum', 'nesterov'")),
+        ({"name": "sgd", "beta1": 0.9, "eps": 1}, ValueError, ("unknown fields 'beta1', 'eps';",)),
         ({"name": "adam", "beta1": 2.0}, ValueError, ("beta1 must be in [0, 1)",)),
     ],
 )

@@ -108,3 +108,18 @@ def test_an_epoch_loss_is_the_mean_cost_of_the_rows_visited(sampling, make_mlp, 
     mean_cost = model.gradients(x, y)[0]
     loss = model.fit(x, y, lr=1e-30, batch_size=5, sampling=sampling, epochs=1, seed=2).loss[0]
     assert (loss == pytest.approx(mean_cost, rel=1e-12)) == (sampling == "shuffle")
+
+
+@pytest.mark.parametrize("sampling", ["shuffle", "sequential"])
+@pytest.mark.parametrize("batch_size", [30, 31])
+def test_a_batch_of_all_rows_is_gradient_descent(sampling, batch_size, data, make_mlp):
+    """Without replacement, a batch of M ≥ N rows holds every row once, in order: the fit of
+    ``batch_size=None``, bit for bit."""
+    x, labels = data
+    model, full = (make_mlp(SIZES, "tanh", "softmax", seed=5) for _ in range(2))
+    options = dict(loss="cross_entropy", lr=0.2, epochs=3, seed=11, sampling=sampling)
+    history = model.fit(x, labels, batch_size=batch_size, **options)
+    expected = full.fit(x, labels, batch_size=None, **options)
+    assert history.loss == expected.loss
+    for got, want in zip(parameters(model), parameters(full)):
+        np.testing.assert_array_equal(got, want)

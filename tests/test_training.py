@@ -1,6 +1,5 @@
 """Training: GD / SGD / mini-batch semantics, schedules, stopping, real data, determinism."""
 
-
 import numpy as np
 import pytest
 from conftest import host, parameters
