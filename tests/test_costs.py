@@ -105,8 +105,8 @@ def test_fused_output_error_agrees_with_general_path(name, activation, xp, devic
 
 def test_fused_cross_entropy_shifts_each_row_by_its_own_maximum(xp, device):
     """Logits near 0 and near 1000 in one batch: each row's cost is its own log-sum-exp."""
-    z = xp.asarray([[0.0, 1.0, 2.0], [1000.0, 1001.0, 1002.0]], device=device)
-    y = xp.asarray([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], device=device)
+    z = xp.asarray([[0.0, 1.0, 2.0], [1000.0, 1001.0, 1002.0]], dtype=xp.float64, device=device)
+    y = xp.asarray([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=xp.float64, device=device)
     value, delta = output_error(xp, ACTIVATIONS["softmax"], COSTS["cross_entropy"], z, None, y)
     lse = np.log(np.exp([0.0, 1.0, 2.0]).sum())
     np.testing.assert_allclose(host(value), [lse, lse - 2.0], rtol=1e-12)

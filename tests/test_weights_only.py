@@ -71,8 +71,14 @@ def test_the_inner_optimizer_is_taken_by_name_and_initialises_the_state(xp, devi
 
 def test_a_zero_bias_gradient_stays_zero(xp, device):
     """The biases' gradients are replaced by zeros (0·g), also where g is already 0."""
-    params = [xp.asarray([[1.0]], device=device), xp.asarray([2.0], device=device)]
-    grads = [xp.asarray([[0.5]], device=device), xp.asarray([0.0], device=device)]
+    params = [
+        xp.asarray([[1.0]], dtype=xp.float64, device=device),
+        xp.asarray([2.0], dtype=xp.float64, device=device),
+    ]
+    grads = [
+        xp.asarray([[0.5]], dtype=xp.float64, device=device),
+        xp.asarray([0.0], dtype=xp.float64, device=device),
+    ]
     new, _ = WeightsOnly(SGD()).step(params, grads, None, 0.1)
     np.testing.assert_array_equal(host(new[0]), [[0.95]])
     np.testing.assert_array_equal(host(new[1]), [2.0])
