@@ -8,11 +8,14 @@ python -m nox -s distributed       # data-parallel fit under mpiexec -n 1, 2, 3 
 python -m nox -s gpu_dry_run       # benchmarks/gpu_run.sh --dry-run: the GPU run's steps on the CPU
 python -m nox -s deep              # the long runs (not in the default run)
 python -m nox -s docs              # the site: docs/_build/html/index.html
+python -m nox -s mutation          # mutation testing of the core (not in the default run)
 """
 
 from __future__ import annotations
 
+import collections
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -120,3 +123,36 @@ def docs(session: nox.Session) -> None:
     session.run(
         "sphinx-build", "-W", "--keep-going", "-n", "-b", "html", "docs", "docs/_build/html", *session.posargs
     )
+
+
+@nox.session
+def mutation(session: nox.Session) -> None:
+    """Mutation testing of the core modules on numpy with mutmut ([tool.mutmut] in pyproject.toml).
+
+    Prints each module's score: the mutants killed among those not listed as surviving
+    for a reason in tests/mutation/equivalent.md, then the survivors not listed there.
+    Arguments after -- are mutant names or patterns (e.g. "mlp_xp.costs*") to run again.
+    Results are kept in mutants/ (git-ignored): a later run tests only the mutants of
+    functions that changed; delete the folder for a fresh run.
+    """
+    session.install("-e", ".[test]", "mutmut>=3.8")
+    env = {"MLP_XP_BACKENDS": "numpy"}
+    session.run("mutmut", "run", *session.posargs, env=env)
+    results = session.run("mutmut", "results", "--all", "true", env=env, silent=True) or ""
+    listed = set(re.findall(r"`(\w+\.x\w+__mutmut_\d+)`", Path("tests/mutation/equivalent.md").read_text()))
+    counts: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    unlisted = []
+    for line in results.splitlines():
+        name, _, status = line.strip().removeprefix("mlp_xp.").rpartition(": ")
+        module = name.split(".")[0]
+        counts[module]["mutants"] += 1
+        counts[module]["killed" if status == "killed" else "listed" if name in listed else "other"] += 1
+        if status != "killed" and name not in listed:
+            unlisted.append(f"{name}: {status}")
+    for module, count in sorted(counts.items()):
+        score = count["killed"] / (count["mutants"] - count["listed"])
+        session.log(
+            f"{module}: {count['mutants']} mutants, {count['killed']} killed, "
+            f"{count['listed']} listed as surviving for a reason: {score:.1%} of the others killed"
+        )
+    session.log(f"survivors not in tests/mutation/equivalent.md: {unlisted or 'none'}")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import host
 
-from mlp_xp.activations import ACTIVATIONS
+from mlp_xp.activations import ACTIVATIONS, get_activation
 
 NAMES = list(ACTIVATIONS)
 BOUNDED = [name for name in NAMES if name != "exp"]  # e^z is finite only where it fits the float range
@@ -73,3 +73,28 @@ def test_softmax_rows_are_distributions_invariant_to_shifts(xp, device, rng):
     shifted = host(softmax(xp, xp.asarray(z + 1000.0, device=device)))
     np.testing.assert_allclose(s.sum(axis=1), 1.0, rtol=1e-12)
     np.testing.assert_allclose(shifted, s, rtol=1e-10)
+
+
+def test_softmax_shifts_each_row_by_its_own_maximum(xp, device):
+    """Rows of logits near 0 and near 1000 in one batch: each row is its own softmax (a
+    shift by the batch's maximum would underflow the first row to 0/0)."""
+    z = np.array([[0.0, 1.0, 2.0], [1000.0, 1001.0, 1002.0]])
+    s = host(ACTIVATIONS["softmax"].value(xp, xp.asarray(z, device=device)))
+    expected = np.exp([0.0, 1.0, 2.0]) / np.exp([0.0, 1.0, 2.0]).sum()
+    np.testing.assert_allclose(s, [expected, expected], rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_values_and_vjps_keep_the_dtype(name, xp, device, rng):
+    """float32 in, float32 out: no mask or constant promotes a float32 network to float64."""
+    phi = ACTIVATIONS[name]
+    z = _z(xp, device, rng, "float32")
+    a = phi.value(xp, z)
+    assert a.dtype == xp.float32 and phi.vjp(xp, z, a, xp.ones_like(z)).dtype == xp.float32
+
+
+def test_an_unknown_activation_is_named_with_the_known_ones():
+    with pytest.raises(ValueError) as info:
+        get_activation("swishy", "output_activation")
+    known = ", ".join(repr(name) for name in ACTIVATIONS)
+    assert str(info.value) == f"output_activation must be one of {known}, got 'swishy'"

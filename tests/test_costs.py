@@ -10,8 +10,8 @@ from hypothesis.extra.numpy import arrays
 import mlp_xp
 from mlp_xp._backend import quiet_overflow
 from mlp_xp.activations import ACTIVATIONS
-from mlp_xp.costs import COSTS
-from mlp_xp.network import output_error
+from mlp_xp.costs import COSTS, get_cost
+from mlp_xp.network import is_fused, output_error
 
 # (cost, y, ŷ, per-sample value): hand-computed from the definitions.
 KNOWN = [
@@ -32,6 +32,43 @@ def test_known_values(name, y, yhat, expected, xp, device):
     cost = COSTS[name]
     y, yhat = (xp.asarray(v, dtype=xp.float64, device=device) for v in (y, yhat))
     np.testing.assert_allclose(host(cost.value(xp, y, yhat)), expected, rtol=1e-12)
+
+
+def test_hinge_gradient_is_zero_on_the_margin(xp, device):
+    """∂C/∂ŷ = −y where yŷ < 1, else 0: a sample exactly on the margin (yŷ = 1) pushes no more."""
+    y, yhat = (
+        xp.asarray(v, dtype=xp.float64, device=device) for v in ([[1.0, -1.0, 1.0]], [[1.0, -1.0, 0.5]])
+    )
+    np.testing.assert_array_equal(host(COSTS["hinge"].grad(xp, y, yhat)), [[0.0, 0.0, -1.0]])
+
+
+def linex_value(xp, y, yhat):
+    """The LINEX cost Σ e^r − r − 1, r = ŷ − y: over-predictions cost more than under-predictions."""
+    r = yhat - y
+    return xp.sum(xp.exp(r) - r - 1.0, axis=1)
+
+
+@pytest.fixture
+def asymmetric_costs():
+    """LINEX, and LINEX with y and ŷ swapped in its value (its grad kept): a wrong pair."""
+    mlp_xp.register_cost("linex", linex_value, lambda xp, y, yhat: xp.expm1(yhat - y))
+    mlp_xp.register_cost(
+        "linex_swapped", lambda xp, y, yhat: linex_value(xp, yhat, y), lambda xp, y, yhat: xp.expm1(yhat - y)
+    )
+    yield
+    del COSTS["linex"], COSTS["linex_swapped"]
+
+
+def test_an_asymmetric_cost_reads_targets_and_outputs_in_their_order(asymmetric_costs, make_mlp, rng):
+    """C(y, ŷ) ≠ C(ŷ, y): backprop's gradient matches the finite differences of C(y, ŷ) only
+    when the cost is called as C(y, ŷ); the check tells the swapped pair apart."""
+    model = make_mlp([3, 4, 2], "tanh", dtype="float64", seed=0)
+    x, y = rng.normal(size=(6, 3)), rng.normal(size=(6, 2))
+    assert mlp_xp.gradient_check(model, x, y, "linex") <= 1e-6
+    assert mlp_xp.gradient_check(model, x, y, "linex_swapped") > 1e-2
+    loss = model.gradients(x, y, "linex")[0]
+    output = host(model.forward(x))
+    assert loss == pytest.approx(np.mean(np.sum(np.exp(output - y) - (output - y) - 1.0, axis=1)), rel=1e-12)
 
 
 @pytest.mark.parametrize("name", list(COSTS))
@@ -64,6 +101,28 @@ def test_fused_output_error_agrees_with_general_path(name, activation, xp, devic
     np.testing.assert_allclose(
         host(fused_delta), host(phi.vjp(xp, z, a, cost.grad(xp, y, a))), rtol=1e-8, atol=1e-12
     )
+
+
+def test_fused_cross_entropy_shifts_each_row_by_its_own_maximum(xp, device):
+    """Logits near 0 and near 1000 in one batch: each row's cost is its own log-sum-exp."""
+    z = xp.asarray([[0.0, 1.0, 2.0], [1000.0, 1001.0, 1002.0]], dtype=xp.float64, device=device)
+    y = xp.asarray([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=xp.float64, device=device)
+    value, delta = output_error(xp, ACTIVATIONS["softmax"], COSTS["cross_entropy"], z, None, y)
+    lse = np.log(np.exp([0.0, 1.0, 2.0]).sum())
+    np.testing.assert_allclose(host(value), [lse, lse - 2.0], rtol=1e-12)
+    s = np.exp([0.0, 1.0, 2.0] - lse)
+    np.testing.assert_allclose(host(delta), [s - [1, 0, 0], s - [0, 0, 1]], rtol=1e-12, atol=1e-15)
+
+
+def test_an_unknown_loss_is_named_with_the_known_ones():
+    with pytest.raises(ValueError) as info:
+        get_cost("squared")
+    assert str(info.value) == f"loss must be one of {', '.join(map(repr, COSTS))}, got 'squared'"
+
+
+def test_only_a_cost_with_the_output_activation_it_was_made_for_is_fused():
+    fused = {(c, a) for c in COSTS for a in ACTIVATIONS if is_fused(ACTIVATIONS[a], COSTS[c])}
+    assert fused == set(FUSED)
 
 
 @pytest.mark.parametrize(

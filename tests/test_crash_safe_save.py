@@ -23,7 +23,9 @@ posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX signals, links
 KILLS = 20
 # Loads models a and b, then forks writers on request: each saves a then b to one target,
 # forever, and says "ready" once it has saved.  With "named" it runs as on an OS without
-# unnamed temporary files.  Forking a loaded process makes a writer cost milliseconds.
+# unnamed temporary files.  Forking a loaded process makes a writer cost milliseconds.  Each
+# line goes out in one write(2) on the shared pipe, so the lines of a writer and of the
+# forker never interleave.
 FORKER = textwrap.dedent(
     """
     import os, sys
@@ -37,14 +39,14 @@ FORKER = textwrap.dedent(
             pid = os.fork()
             if pid == 0:
                 order[0].save(target)
-                print("ready", flush=True)
+                os.write(1, b"ready\\n")
                 while True:
                     for model in order:
                         model.save(target)
-            print(pid, flush=True)
+            os.write(1, f"{pid}\\n".encode())
         else:
             os.waitpid(int(command), 0)
-            print("reaped", flush=True)
+            os.write(1, b"reaped\\n")
     """
 )
 MODES = ["unnamed", "named"] if hasattr(os, "O_TMPFILE") else ["named"]

@@ -79,15 +79,16 @@ def test_the_batch_cost_of_gradients_is_summed_without_overflow(make_mlp):
     assert loss == pytest.approx(0.5 * float(np.float32(1e18)) ** 2, rel=1e-6)
 
 
-def test_the_epoch_loss_is_summed_in_float64(make_mlp):
+def test_the_epoch_and_validation_losses_are_summed_in_float64(make_mlp):
     """One batch of cost 1e8, then 999 of cost 1: in float32, 1e8 + 1 = 1e8 (one
-    update of lr 1e-30 changes no cost)."""
+    update of lr 1e-30 changes no cost); the validation set's costs alike."""
     model = make_mlp([1, 1], "identity", seed=0)
     set_parameters(model, [[[0.0]]], [[0.0]])
-    y = np.r_[np.sqrt(2e8), np.full(999, np.sqrt(2.0))]
-    history = model.fit(np.ones((1000, 1)), y, lr=1e-30, batch_size=1, sampling="sequential", epochs=1)
+    x, y = np.ones((1000, 1)), np.r_[np.sqrt(2e8), np.full(999, np.sqrt(2.0))]
+    history = model.fit(x, y, lr=1e-30, batch_size=1, sampling="sequential", epochs=1, validation_data=(x, y))
     costs = 0.5 * y.astype(np.float32) ** 2  # the model's float32 costs
     assert history.loss[0] == pytest.approx(costs.astype(np.float64).sum() / 1000, rel=1e-9)
+    assert history.val_loss[0] == pytest.approx(costs.astype(np.float64).sum() / 1000, rel=1e-9)
 
 
 def test_clip_norm_clips_a_gradient_whose_squared_norm_overflows(make_mlp):

@@ -247,6 +247,8 @@ def test_user_activation_and_cost_backpropagate_correctly(make_mlp, data, swish,
         ({"value": None}, TypeError, "value must be a callable"),
         ({"derivative": None}, TypeError, "exactly one of derivative"),
         ({"vjp": lambda xp, z, a, g: g}, TypeError, "exactly one of derivative"),
+        ({"derivative": 1.0}, TypeError, "derivative/vjp must be callable, got 1.0"),
+        ({"derivative": None, "vjp": "g"}, TypeError, "derivative/vjp must be callable, got 'g'"),
         ({"init": "zeros"}, ValueError, "init must be one of"),
     ],
 )

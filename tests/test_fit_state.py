@@ -201,6 +201,7 @@ def test_numpy_booleans_and_integers_are_accepted(make_mlp, data, capsys):
     rule = mlp_xp.EarlyStopping("loss", patience=np.int64(3), restore_best=np.True_)
     model.fit(x, y, epochs=np.int32(2), verbose=np.False_, resume=np.bool_(True), early_stopping=rule)
     assert rule.patience == 3 and isinstance(rule.patience, int) and model.history.n_epochs == 2
+    assert capsys.readouterr().out == ""  # verbose=np.False_ is False
 
 
 def test_early_stopping_flags_and_layer_sets_are_refused():

@@ -4,7 +4,8 @@ from functools import partial
 
 import numpy as np
 import pytest
-from conftest import HIDDEN_ACTIVATIONS, VALID_PAIRS, host, random_targets
+import reference
+from conftest import HIDDEN_ACTIVATIONS, VALID_PAIRS, host, parameters, random_targets
 
 import mlp_xp
 from mlp_xp.activations import ACTIVATIONS, relu, sigmoid
@@ -54,21 +55,19 @@ def test_seed_004_single_sigmoid_neuron(make_mlp):
     )
 
 
-def test_gradients_equal_numpy(backend, make_mlp, rng):
-    """The same seed gives the same float64 gradients on every backend."""
-    x, y = rng.normal(size=(9, 5)), rng.integers(0, 3, size=9)
-    kwargs = dict(
-        layer_sizes=[5, 7, 6, 3],
-        activation=["tanh", "relu"],
-        output_activation="softmax",
-        dtype="float64",
-        seed=3,
+def test_gradients_equal_a_float64_hand_computation(make_mlp, rng):
+    """Seed 003's rules written out in NumPy (``reference``): the same loss and gradients
+    on every backend, in float64."""
+    x, labels = rng.normal(size=(9, 5)), rng.integers(0, 3, size=9)
+    model = make_mlp([5, 7, 6, 3], ["tanh", "relu"], "softmax", dtype="float64", seed=3)
+    params = parameters(model)
+    loss, dW, db = model.gradients(x, labels, "cross_entropy")
+    expected = reference.loss_and_gradients(
+        params[:3], params[3:], ["tanh", "relu", "softmax"], x, np.eye(3)[labels], "cross_entropy"
     )
-    ours = make_mlp(**kwargs).gradients(x, y, "cross_entropy")
-    reference = mlp_xp.MLP(**kwargs, backend="numpy").gradients(x, y, "cross_entropy")
-    np.testing.assert_allclose(ours[0], reference[0], rtol=1e-12)
-    for got, expected in zip([*ours[1], *ours[2]], [*reference[1], *reference[2]]):
-        np.testing.assert_allclose(host(got), expected, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(loss, expected[0], rtol=1e-12)
+    for got, want in zip([*dW, *db], [*expected[1], *expected[2]]):
+        np.testing.assert_allclose(host(got), want, rtol=1e-10, atol=1e-14)
 
 
 def test_gradient_check_detects_a_wrong_gradient(make_mlp, rng, monkeypatch):

@@ -6,9 +6,13 @@ runs the accelerated path and the plain, functional one on every backend and
 asks for equal arrays, not close ones.
 """
 
+import dataclasses
+import math
+
+import array_api_compat
 import numpy as np
 import pytest
-from conftest import host, parameters
+from conftest import host, parameters, random_targets
 
 import mlp_xp
 from mlp_xp._validation import as_features
@@ -21,8 +25,9 @@ OPTIMIZERS = [SGD(), SGD(momentum=0.9), SGD(momentum=0.9, nesterov=True), Adam()
 OPTIMIZER_IDS = ["sgd", "momentum", "nesterov", "adam"]
 
 
-class Functional:
-    """A built-in optimizer seen through ``init`` and ``step`` only: fit's plain path."""
+class HandWritten:
+    """The built-in optimizers' steps written out from their formulas, functional (new
+    arrays, arguments untouched): fit's plain path, independent of their ``update``."""
 
     def __init__(self, optimizer):
         self.optimizer = optimizer
@@ -31,7 +36,24 @@ class Functional:
         return self.optimizer.init(params)
 
     def step(self, params, grads, state, lr):
-        return self.optimizer.step(params, grads, state, lr)
+        opt = self.optimizer
+        if isinstance(opt, Adam):
+            t = state["t"] + 1
+            m = [opt.beta1 * m + (1 - opt.beta1) * g for m, g in zip(state["m"], grads)]
+            v = [opt.beta2 * v + (1 - opt.beta2) * (g * g) for v, g in zip(state["v"], grads)]
+            lr_t = lr * math.sqrt(1 - opt.beta2**t) / (1 - opt.beta1**t)
+            xp = array_api_compat.array_namespace(*params)
+            new = [p - lr_t * a / (xp.sqrt(b) + opt.eps) for p, a, b in zip(params, m, v)]
+            return new, {"m": m, "v": v, "t": t}
+        steps = [lr * g for g in grads]
+        if opt.momentum == 0.0:
+            return [p - s for p, s in zip(params, steps)], state
+        velocity = [opt.momentum * v - s for v, s in zip(state["velocity"], steps)]
+        if opt.nesterov:
+            return [p + (opt.momentum * v - s) for p, v, s in zip(params, velocity, steps)], {
+                "velocity": velocity
+            }
+        return [p + v for p, v in zip(params, velocity)], {"velocity": velocity}
 
 
 def assert_equal_arrays(got, want):
@@ -40,34 +62,47 @@ def assert_equal_arrays(got, want):
         np.testing.assert_array_equal(host(a), host(b))
 
 
+def assert_equal_states(got, want):
+    assert (got is None) == (want is None)
+    for key in want or {}:
+        if isinstance(want[key], list):
+            assert_equal_arrays(got[key], want[key])
+        else:
+            assert got[key] == want[key]
+
+
 @pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=OPTIMIZER_IDS)
-def test_update_in_place_equals_step(optimizer, xp, device, rng):
+def test_update_is_the_formula_s_step_in_place(optimizer, xp, device, rng):
+    """``update`` changes the lists it is given (and returns them) to the values of the
+    written-out formula; ``step`` gives the same values as new arrays and leaves its
+    arguments as they were."""
+    hand = HandWritten(optimizer)
     params = [xp.asarray(rng.normal(size=s), device=device) for s in [(3, 2), (2,)]]
     state = optimizer.init(params)
     for _ in range(3):
         grads = [xp.asarray(rng.normal(size=p.shape), device=device) for p in params]
+        expected, expected_state = hand.step(params, grads, state, 0.05)
+        before = [host(a).copy() for a in (*params, *grads)]
         stepped, stepped_state = optimizer.step(params, grads, state, 0.05)
+        assert_equal_arrays((*params, *grads), before)
         working, working_state = copy_tree(params), copy_tree(state)
-        updated, updated_state = optimizer.update(working, grads, working_state, 0.05)
+        updated, updated_state = optimizer.update(working, copy_tree(grads), working_state, 0.05)
         assert updated is working and updated_state is working_state
-        assert_equal_arrays(updated, stepped)
-        for key in stepped_state or {}:
-            if isinstance(stepped_state[key], list):
-                assert_equal_arrays(updated_state[key], stepped_state[key])
-            else:
-                assert updated_state[key] == stepped_state[key]
+        for got, got_state in ((updated, updated_state), (stepped, stepped_state)):
+            assert_equal_arrays(got, expected)
+            assert_equal_states(got_state, expected_state)
         params, state = stepped, stepped_state
 
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=OPTIMIZER_IDS)
 @pytest.mark.parametrize("options", [{}, {"alpha": 1e-2, "clip_norm": 0.5}], ids=["plain", "l2-clip"])
-def test_fit_in_place_equals_the_functional_fit(optimizer, options, make_mlp, rng):
+def test_fit_in_place_equals_the_hand_written_functional_fit(optimizer, options, make_mlp, rng):
     x, labels = rng.normal(size=(40, 4)), rng.integers(0, 3, size=40)
     fast, plain = (
         make_mlp([4, 6, 5, 3], "relu", "softmax", seed=1),
         make_mlp([4, 6, 5, 3], "relu", "softmax", seed=1),
     )
-    functional = Functional(optimizer)
+    functional = HandWritten(optimizer)
     assert owned_step(optimizer) == optimizer.update
     assert owned_step(functional) == functional.step
     kwargs = dict(loss="cross_entropy", lr=0.05, batch_size=8, epochs=3, seed=2, **options)
@@ -87,28 +122,36 @@ def test_a_subclass_that_overrides_step_is_called_through_step():
     assert owned_step(sgd) == sgd.update
 
 
+def state_arrays(state):
+    return [] if state is None else [a for v in state.values() if isinstance(v, list) for a in v]
+
+
 @pytest.mark.parametrize("optimizer", ["sgd", SGD(momentum=0.9), "adam"], ids=["sgd", "momentum", "adam"])
 def test_fit_never_writes_into_arrays_it_has_handed_out(optimizer, make_mlp, rng):
-    """In-place updates touch only fit's own working copies: the arrays the model held
-    before fit, those a callback saw after epoch 1 and the optimizer state of an
-    earlier fit keep their values."""
+    """In-place updates touch only fit's own working copies: the parameters and optimizer
+    state the model held before fit, and those a callback saw after epoch 1, keep the
+    values they had when they were handed out."""
     x, y = rng.normal(size=(24, 3)), rng.normal(size=(24, 2))
     model = make_mlp([3, 5, 2], "tanh", seed=0)
     model.fit(x, y, optimizer=optimizer, lr=0.05, batch_size=6, epochs=1)
-    held = [*model.weights, *model.biases]
-    state = model.optimizer_state
-    held_state = [] if state is None else [a for v in state.values() if isinstance(v, list) for a in v]
-    seen = []
+    held = [*model.weights, *model.biases, *state_arrays(model.optimizer_state)]
+    snapshots = [host(a).copy() for a in held]
+    seen, seen_snapshots = [], []
+
+    def look_after_the_first_epoch(m, history):
+        if history.n_epochs == 1:
+            seen.extend([*m.weights, *m.biases, *state_arrays(m.optimizer_state)])
+            seen_snapshots.extend(host(a).copy() for a in seen)
+
     model.fit(
         x, y, optimizer=optimizer, lr=0.05, batch_size=6, epochs=3, resume=True,
-        callbacks=lambda m, h: seen.extend([*m.weights, *m.biases]) if h.n_epochs == 1 else None,
+        callbacks=look_after_the_first_epoch,
     )  # fmt: skip
-    snapshots = [(a, host(a).copy()) for a in [*held, *held_state]]
-    seen_snapshots = [host(a).copy() for a in seen]
-    assert_equal_arrays(seen, seen_snapshots)  # the callback's arrays: not touched by epochs 2 and 3
-    for array, before in snapshots:
-        np.testing.assert_array_equal(host(array), before)
-    assert not any(np.array_equal(host(a), host(b)) for a, b in zip(held[:1], model.weights[:1]))
+    assert len(seen) == len(held) > 0
+    assert_equal_arrays(held, snapshots)
+    assert_equal_arrays(seen, seen_snapshots)
+    assert not np.array_equal(host(model.weights[0]), snapshots[0])  # fit did update the model
+    assert not np.array_equal(host(model.weights[0]), seen_snapshots[0])
 
 
 @pytest.mark.parametrize(
@@ -209,14 +252,40 @@ def test_a_custom_optimizer_s_state_is_passed_through_as_it_is(make_mlp, rng):
 
     class Counting:
         def init(self, params):
-            return ("counter", Counter())
+            self.state = ("counter", Counter())
+            return self.state
 
         def step(self, params, grads, state, lr):
+            assert state is self.state
             state[1].steps += 1
             return [p - lr * g for p, g in zip(params, grads)], state
 
     x, y = rng.normal(size=(12, 2)), rng.normal(size=(12, 1))
     model = make_mlp([2, 3, 1], seed=0)
-    model.fit(x, y, optimizer=Counting(), batch_size=4, epochs=2)
-    tag, counter = model.optimizer_state
-    assert tag == "counter" and isinstance(counter, Counter) and counter.steps == 6
+    optimizer = Counting()
+    model.fit(x, y, optimizer=optimizer, batch_size=4, epochs=2)
+    assert model.optimizer_state is optimizer.state and optimizer.state[1].steps == 6
+
+
+@pytest.mark.parametrize(
+    ("output", "loss", "optimizer", "batch_size"),
+    [
+        ("softmax", "cross_entropy", "sgd", 4),
+        ("sigmoid", "binary_cross_entropy", "adam", 4),
+        ("exp", "poisson", "lbfgs", None),
+    ],
+)
+def test_fit_never_evaluates_the_output_activation_under_a_fused_cost(
+    output, loss, optimizer, batch_size, make_mlp, rng
+):
+    """The fused cost reads the logits: an output activation whose value raises is never called."""
+    model = make_mlp([3, 4, 2], "tanh", output, seed=0)
+    phi = model.phis[-1]
+
+    def refuse(xp, z):
+        raise AssertionError(f"{phi.name} evaluated")
+
+    model.phis[-1] = dataclasses.replace(phi, value=refuse)
+    x, y = rng.normal(size=(12, 3)), random_targets(loss, rng, (12, 2))
+    history = model.fit(x, y, loss=loss, optimizer=optimizer, lr=0.05, batch_size=batch_size, epochs=2)
+    assert history.n_epochs == 2

@@ -75,4 +75,17 @@ def test_bias_gradients_of_a_million_rows_are_accurate_in_float32(make_mlp, rng)
     _, _, db = single.gradients(x, y)
     _, _, reference = double.gradients(x.astype(np.float64), y.astype(np.float64))
     for got, expected in zip(db, reference):
+        assert got.dtype == single.dtype  # summed in float64, returned in the model's dtype
         np.testing.assert_allclose(host(got), host(expected), rtol=1e-6)
+
+
+def test_the_norms_of_vanishing_float32_gradients_do_not_underflow(make_mlp):
+    """‖∇Ω‖ ≈ 1e-25 in float32, whose squares (1e-50) are below the smallest float32: the
+    norm scaled by the largest entry is still that of float64, not 0."""
+    model = make_mlp([2, 1], "identity", seed=0)
+    xp = model.xp
+    model.weights[0] = xp.zeros((2, 1), dtype=xp.float32, device=model.device)
+    x, y = np.full((4, 2), 1e-25), np.ones(4)
+    history = model.fit(x, y, lr=1e-3, batch_size=None, epochs=1)
+    expected = np.linalg.norm(np.float64(np.float32(1e-25)) * np.ones(2))  # x·(ŷ − y) summed / N, ŷ = 0
+    assert history.layer_grad_norms[0][0] == pytest.approx(expected, rel=1e-6, abs=0.0)

@@ -68,13 +68,13 @@ def test_adam_steps(xp, device):
     theta1 = np.array(THETA) - 0.1 * math.sqrt(0.001) / 0.1 * m1 / (np.sqrt(v1) + 1e-8)
     np.testing.assert_allclose(first, [0.9, -2.1], rtol=1e-6)
     np.testing.assert_allclose(first, theta1, rtol=1e-15)
-    m2, v2 = 0.9 * m1 + 0.1 * np.array(G2), 0.999 * v1 + 0.001 * np.array(G2) ** 2
-    np.testing.assert_allclose(m2, [0.07, 0.04], rtol=1e-14)
+    # t = 2: m = 0.9·0.1 g1 + 0.1 g2 = (0.07, 0.04), v = 0.999·0.001 g1² + 0.001 g2².
+    m2, v2 = np.array([0.07, 0.04]), np.array([0.00031225, 0.001249])
     theta2 = theta1 - 0.1 * math.sqrt(1 - 0.999**2) / (1 - 0.9**2) * m2 / (np.sqrt(v2) + 1e-8)
-    np.testing.assert_allclose(second, theta2, rtol=1e-15)
+    np.testing.assert_allclose(second, theta2, rtol=1e-14)
     assert state["t"] == 2 and isinstance(state["t"], int)
-    np.testing.assert_allclose(host(state["m"][0]), m2, rtol=1e-15)
-    np.testing.assert_allclose(host(state["v"][0]), v2, rtol=1e-15)
+    np.testing.assert_allclose(host(state["m"][0]), m2, rtol=1e-14)
+    np.testing.assert_allclose(host(state["v"][0]), v2, rtol=1e-14)
 
 
 @pytest.mark.parametrize(
@@ -226,6 +226,41 @@ def test_line_search_keeps_theta_when_no_step_qualifies(xp, device):
     assert state == {"step_size": 0.625}
 
 
+def test_line_search_shrinks_by_its_factor(xp, device):
+    """f(θ) = θ² from θ = 1, g = 2, η = 10, shrink 0.3: the trials are 10, 3 and 0.9, the
+    first with f(1 − 2α) ≤ 1 − cα·4 (0.64); halving would have taken 0.625."""
+    params, grads = arrays(xp, device, [1.0]), arrays(xp, device, [2.0])
+    trials = []
+
+    def objective(theta):
+        trials.append(1.0 - float(host(theta[0])[0]))
+        return float(host(theta[0])[0] ** 2)
+
+    new, state = LineSearchGD(shrink=0.3).step(params, grads, None, 10.0, value=1.0, objective=objective)
+    np.testing.assert_allclose(trials, [20.0, 6.0, 1.8])
+    assert state == {"step_size": pytest.approx(0.9)}
+    np.testing.assert_allclose(host(new[0]), [1.0 - 1.8])
+
+
+def test_the_exact_step_is_located_to_the_square_root_of_the_dtype_s_epsilon(xp, device):
+    """φ(α) = e^α − 4α, minimum at log 4: float32 parameters settle for √ε₃₂ ≈ 3e-4 (fewer
+    evaluations), float64 ones go on to √ε₆₄ ≈ 1.5e-8."""
+    evaluations, steps = {}, {}
+    for dtype in ("float32", "float64"):
+        params, grads = arrays(xp, device, [0.0], dtype=dtype), arrays(xp, device, [-1.0], dtype=dtype)
+        count = []
+
+        def objective(theta, count=count):
+            count.append(1)
+            return math.exp(float(host(theta[0])[0])) - 4.0 * float(host(theta[0])[0])
+
+        _, state = LineSearchGD(exact=True).step(params, grads, None, 0.1, value=1.0, objective=objective)
+        evaluations[dtype], steps[dtype] = len(count), state["step_size"]
+    assert steps["float32"] == pytest.approx(math.log(4.0), rel=1e-3)
+    assert steps["float64"] == pytest.approx(math.log(4.0), rel=1e-7)
+    assert evaluations["float32"] < evaluations["float64"]
+
+
 @pytest.mark.parametrize(
     ("gradient", "value"), [(0.0, 1.0), (float("nan"), 1.0), (float("inf"), 1.0), (2.0, float("nan"))]
 )
@@ -272,10 +307,24 @@ def test_bad_hyper_parameters_raise_naming_the_argument(cls, kwargs, error, word
         assert word in str(info.value)
 
 
+def test_nesterov_without_momentum_says_why():
+    with pytest.raises(ValueError) as info:
+        SGD(nesterov=True)
+    assert str(info.value) == "nesterov=True needs momentum > 0, got momentum=0.0"
+
+
 def test_hyper_parameters_are_normalised_and_frozen():
     optimizer = Adam(beta1=np.float64(0.8), beta2=0, eps=1)
     assert optimizer == Adam(0.8, 0.0, 1.0)
     assert all(type(getattr(optimizer, name)) is float for name in ("beta1", "beta2", "eps"))
+    assert type(SGD(momentum=np.float32(0.5)).momentum) is float and type(SGD(momentum=0).momentum) is float
+    line_search = LineSearchGD(c=np.float32(0.25), shrink=1 / np.int64(4), max_halvings=np.int64(5))
+    assert line_search == LineSearchGD(0.25, 0.25, 5)
+    assert [type(v) for v in (line_search.c, line_search.shrink, line_search.max_halvings)] == [
+        float,
+        float,
+        int,
+    ]
     assert repr(SGD(0.5, True)) == "SGD(momentum=0.5, nesterov=True)"
     with pytest.raises(AttributeError):
         optimizer.beta1 = 0.5
@@ -294,6 +343,50 @@ def test_get_optimizer_by_name_and_error_lists_names():
     assert get_optimizer("sgd") == SGD() and get_optimizer(SGD(0.9)) == SGD(0.9)
     with pytest.raises(ValueError, match="optimizer must be one of 'sgd', 'adam', 'line_search', 'lbfgs'"):
         get_optimizer("rmsprop")
+
+
+def test_documented_defaults_and_initial_states(xp, device):
+    """The defaults of the README's table, and what ``init`` starts from."""
+    assert (SGD().momentum, SGD().nesterov) == (0.0, False)
+    assert (Adam().beta1, Adam().beta2, Adam().eps) == (0.9, 0.999, 1e-8)
+    line_search = LineSearchGD()
+    assert (line_search.c, line_search.shrink, line_search.max_halvings, line_search.exact) == (
+        1e-4,
+        0.5,
+        30,
+        False,
+    )
+    params = arrays(xp, device, [[1.0, 2.0]], [3.0])
+    assert line_search.init(params) == {"step_size": 0.0}
+    assert SGD().init(params) is None
+    for state in (SGD(momentum=0.5).init(params)["velocity"], *Adam().init(params).values()):
+        if isinstance(state, int):
+            assert state == 0
+            continue
+        for zero, p in zip(state, params):
+            assert zero.shape == p.shape and zero.dtype == p.dtype
+            np.testing.assert_array_equal(host(zero), 0.0)
+
+
+class OnlyInit:
+    def init(self, params):
+        return None
+
+
+class OnlyStep:
+    step = staticmethod(SGD().step)
+
+
+class StepNotCallable(OnlyInit):
+    step = "sgd"
+
+
+@pytest.mark.parametrize(
+    "partial", [OnlyInit(), OnlyStep(), StepNotCallable()], ids=["only-init", "only-step", "step-a-str"]
+)
+def test_get_optimizer_refuses_an_object_without_both_methods(partial):
+    with pytest.raises(ValueError, match=r"an object with init\(params\) and step\(params, grads"):
+        get_optimizer(partial)
 
 
 @pytest.mark.parametrize(
@@ -322,9 +415,13 @@ def test_config_of_a_custom_optimizer_cannot_be_saved():
     class HalfSGD(SGD):
         pass
 
-    for custom in (HalfSGD(), object()):
-        with pytest.raises(ValueError, match="cannot be saved: only the built-in optimizers"):
+    for custom, name in ((HalfSGD(), "HalfSGD"), (object(), "object")):
+        with pytest.raises(ValueError) as info:
             optimizer_config(custom)
+        assert str(info.value) == (
+            f"optimizer {custom!r} cannot be saved: only the built-in optimizers "
+            f"'sgd', 'adam', 'line_search', 'lbfgs', 'weights_only' have a config, got a {name}"
+        )
 
 
 @pytest.mark.parametrize(
@@ -334,6 +431,7 @@ def test_config_of_a_custom_optimizer_cannot_be_saved():
         ({"momentum": 0.9}, ValueError, ("'name' must be one of 'sgd', 'adam', 'line_search'", "None")),
         ({"name": "rmsprop"}, ValueError, ("'name' must be one of", "'rmsprop'")),
         ({"name": "sgd", "beta1": 0.9}, ValueError, ("unknown fields 'beta1'", "'momentum', 'nesterov'")),
+        ({"name": "sgd", "beta1": 0.9, "eps": 1}, ValueError, ("unknown fields 'beta1', 'eps';",)),
         ({"name": "adam", "beta1": 2.0}, ValueError, ("beta1 must be in [0, 1)",)),
     ],
 )

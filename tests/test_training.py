@@ -1,7 +1,5 @@
 """Training: GD / SGD / mini-batch semantics, schedules, stopping, real data, determinism."""
 
-import math
-
 import numpy as np
 import pytest
 from conftest import host, parameters
@@ -106,22 +104,6 @@ def test_same_seed_same_model_different_seed_different_order(make_mlp, rng):
     assert any(not np.array_equal(a, c) for a, c in zip(fits[0], fits[2]))
 
 
-@pytest.mark.parametrize(("dtype", "rtol"), [("float64", 1e-9), ("float32", 2e-4)])
-@pytest.mark.parametrize("sampling", ["shuffle", "uniform"])
-def test_fit_equals_numpy(dtype, rtol, sampling, make_mlp, rng):
-    """One seed: the same initial parameters, batch order and trained model on every backend."""
-    x, y = rng.normal(size=(40, 4)), rng.integers(0, 3, size=40)
-    kwargs = dict(layer_sizes=[4, 8, 3], activation="relu", output_activation="softmax", dtype=dtype, seed=5)
-    ours, reference = make_mlp(**kwargs), mlp_xp.MLP(**kwargs, backend="numpy")
-    for a, b in zip(parameters(ours), parameters(reference)):
-        np.testing.assert_array_equal(a, b)
-    fit = dict(loss="cross_entropy", lr=0.2, batch_size=8, epochs=5, seed=11, sampling=sampling)
-    history, reference_history = ours.fit(x, y, **fit), reference.fit(x, y, **fit)
-    np.testing.assert_allclose(history.loss, reference_history.loss, rtol=rtol)
-    for a, b in zip(parameters(ours), parameters(reference)):
-        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol)
-
-
 def test_fit_keeps_everything_on_the_model_device(make_mlp, rng):
     """On array_api_strict the device is Device('device1'): a creation without device= fails."""
     model = make_mlp([3, 4, 2], "relu", "softmax", seed=0)
@@ -203,9 +185,11 @@ def test_custom_optimizer_object(make_mlp, rng):
 def test_verbose_prints_one_line_per_epoch(make_mlp, rng, capsys):
     model = make_mlp([2, 3, 1], seed=0)
     history = model.fit(rng.normal(size=(6, 2)), rng.normal(size=6), epochs=3, verbose=True)
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert [line.split()[1] for line in lines] == ["1/3", "2/3", "3/3"]
-    assert all(math.isfinite(t) and t >= 0 for t in history.time)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        f"epoch {e}/3  loss {loss:.6g}  {seconds:.3f} s"
+        for e, loss, seconds in zip((1, 2, 3), history.loss, history.time)
+    ]
 
 
 def test_an_interrupted_fit_leaves_the_last_complete_epoch(make_mlp, rng):

@@ -16,6 +16,7 @@ import copy
 import array_api_compat
 import numpy as np
 import pytest
+import reference
 from conftest import host, parameters
 
 import mlp_xp
@@ -422,7 +423,7 @@ CONSTRUCTOR_CASES = [  # MLP kwargs (over layer_sizes=[3, 4, 2]), exception, mat
     (
         {"init": lambda rng, i, o: np.full((i, o), np.nan)},
         ValueError,
-        expects(r"init\(3, 4\)", "NaN or infinite", "must be finite"),
+        expects(r"init\(3, 4\)", "NaN or infinite", "; initial weights must be finite$"),
     ),
     ({"init": lambda rng, i, o: np.full((i, o), -np.inf)}, ValueError, expects("init", "NaN or infinite")),
     ({"seed": -1}, ValueError, expects("seed", "non-negative")),
@@ -496,7 +497,10 @@ def test_python_lists_are_accepted(make_mlp):
     model = make_mlp([3, 4, 2], seed=0)
     np.testing.assert_array_equal(host(model.forward(X.tolist())), host(model.forward(X)))
     assert_same_gradients(model.gradients(X.tolist(), Y_REG.tolist()), model.gradients(X, Y_REG))
-    model.fit(X.tolist(), Y_REG.tolist(), epochs=1)
+    from_arrays = make_mlp([3, 4, 2], seed=0)
+    model.fit(X.tolist(), Y_REG.tolist(), epochs=1, seed=1)
+    from_arrays.fit(X, Y_REG, epochs=1, seed=1)
+    assert_same_models(model, from_arrays)
 
 
 @pytest.mark.parametrize("loss", ["mse", "logistic", "hinge"])
@@ -507,13 +511,15 @@ def test_1d_y_is_accepted_for_one_output(make_mlp, loss):
 
 
 def test_bce_accepts_probabilities_and_int_targets(make_mlp):
-    model = make_mlp([3, 4, 1], output_activation="sigmoid", seed=0)
+    model = make_mlp([3, 4, 1], output_activation="sigmoid", dtype="float64", seed=0)
     labels = (Y_PROB > 0.5).astype(np.int64)
     assert_same_gradients(
         model.gradients(X, labels, "binary_cross_entropy"),
         model.gradients(X, labels.astype(float), "binary_cross_entropy"),
     )
-    model.gradients(X, Y_PROB[:, 0], "binary_cross_entropy")  # 0.25 is a valid soft target
+    p, y = host(model.forward(X)), Y_PROB  # 0.25 is a valid soft target
+    loss = model.gradients(X, Y_PROB[:, 0], "binary_cross_entropy")[0]
+    assert loss == pytest.approx(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)), rel=1e-12)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -532,41 +538,74 @@ def test_cross_entropy_labels_and_one_hot_rows_agree(make_mlp, dtype):
     ):
         assert_same_gradients(model.gradients(X, y, "cross_entropy"), expected)
     soft = np.full((N, 3), 1.0 / 3.0)  # rows summing to 1 within rounding
-    model.gradients(X, soft, "cross_entropy")
-    model.fit(X, LABELS, "cross_entropy", epochs=1)
+    loss = model.gradients(X, soft, "cross_entropy")[0]
+    tolerance = 1e-5 if dtype == "float32" else 1e-12
+    assert loss == pytest.approx(-np.mean(np.log(host(model.forward(X))).sum(axis=1) / 3), rel=tolerance)
+    one_hot = make_mlp([3, 4, 3], output_activation="softmax", dtype=dtype, seed=0)
+    model.fit(X, LABELS, "cross_entropy", epochs=1, seed=1)
+    one_hot.fit(X, ONE_HOT, "cross_entropy", epochs=1, seed=1)
+    assert_same_models(model, one_hot)
 
 
 def test_numpy_input_works_on_every_backend(make_mlp):
-    model = make_mlp([3, 4, 2], seed=0)
+    """NumPy data give arrays of the model's backend and device, and the numbers of the
+    float64 hand computation (``reference``): outputs, gradients, a training step."""
+    model = make_mlp([3, 4, 2], dtype="float64", seed=0)
+    params, activations = parameters(model), ["relu", "identity"]
     out = model.forward(X)
     assert array_api_compat.array_namespace(out) is model.xp
     assert array_api_compat.device(out) == model.device
-    np.testing.assert_array_equal(host(out), host(model.forward(native(X, model))))
-    assert_same_gradients(model.gradients(X, Y_REG), model.gradients(native(X, model), native(Y_REG, model)))
-    mlp_xp.gradient_check(model, X[:2], Y_REG[:2])
-    model.fit(X, Y_REG, epochs=1)
+    np.testing.assert_allclose(host(out), reference.forward(params[:2], params[2:], activations, X)[1][-1])
+    loss, dW, db = model.gradients(X, Y_REG)
+    expected = reference.loss_and_gradients(params[:2], params[2:], activations, X, Y_REG, "mse")
+    assert loss == pytest.approx(expected[0], rel=1e-12)
+    for got, want in zip([*dW, *db], [*expected[1], *expected[2]]):
+        np.testing.assert_allclose(host(got), want, rtol=1e-12, atol=1e-15)
+    assert mlp_xp.gradient_check(model, X[:2], Y_REG[:2]) <= 1e-6
+    assert model.fit(X, Y_REG, lr=0.1, epochs=1).loss == [pytest.approx(expected[0], rel=1e-12)]
+    for got, p, g in zip(parameters(model), params, [*expected[1], *expected[2]]):
+        np.testing.assert_allclose(got, p - 0.1 * g, rtol=1e-12, atol=1e-15)
+
+
+def assert_same_models(a, b) -> None:
+    for p, q in zip(parameters(a), parameters(b)):
+        np.testing.assert_array_equal(p, q)
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "canonical"),
     [
-        {"batch_size": None},
-        {"batch_size": 100},
-        {"batch_size": np.int64(2), "epochs": np.int32(2)},
-        {"lr": 1},
-        {"lr": np.float32(0.05)},
-        {"tol": 1e-12},
-        {"lr_schedule": "invscaling", "power_t": 0.25},
-        {"lr_schedule": lambda k: 0.1 / (k + 1)},
-        {"sampling": "uniform", "seed": 0},
-        {"optimizer": mlp_xp.SGD()},
+        ({"batch_size": 100}, {"batch_size": None}),
+        ({"batch_size": np.int64(2), "epochs": np.int32(2)}, {"batch_size": 2, "epochs": 2}),
+        ({"lr": 1, "epochs": 1}, {"lr": 1.0, "epochs": 1}),
+        ({"lr": np.float32(0.05)}, {"lr": float(np.float32(0.05))}),
+        ({"tol": 1e-12}, {}),
+        ({"lr_schedule": "invscaling", "power_t": 0.25}, {"lr_schedule": lambda k: 0.1 / (k + 1) ** 0.25}),
+        ({"lr_schedule": "robbins_monro"}, {"lr_schedule": lambda k: 0.1 / (k + 1)}),
+        ({"optimizer": mlp_xp.SGD()}, {"optimizer": "sgd"}),
+        ({"seed": np.uint32(3)}, {"seed": 3}),
     ],
-    ids=_kwargs_id,
+    ids=[
+        "batch-beyond-n",
+        "numpy-ints",
+        "int-lr",
+        "float32-lr",
+        "tol",
+        "invscaling",
+        "robbins-monro",
+        "sgd-object",
+        "uint32-seed",
+    ],
 )
-def test_valid_fit_options_are_accepted(make_mlp, kwargs):
-    model = make_mlp([3, 4, 2], seed=0)
-    history = model.fit(X, Y_REG, **{"epochs": 1, **kwargs})
-    assert history.n_epochs >= 1
+def test_valid_fit_options_are_accepted(make_mlp, kwargs, canonical):
+    """Each option, in any of its accepted types and forms, trains as its plain form does."""
+    model, twin = make_mlp([3, 4, 2], seed=0), make_mlp([3, 4, 2], seed=0)
+    options = {"epochs": 2, "batch_size": 4, "seed": 3}
+    history = model.fit(X, Y_REG, **{**options, **kwargs})
+    expected = twin.fit(X, Y_REG, **{**options, **canonical})
+    assert_same_models(model, twin)
+    assert history.loss == expected.loss and history.n_epochs == expected.n_epochs >= 1
+    assert len(history.grad_norm) == (history.n_epochs if "tol" in kwargs else 0)
 
 
 @pytest.mark.parametrize(
@@ -590,11 +629,11 @@ def test_valid_constructor_arguments_are_accepted(make_mlp, kwargs):
 @pytest.mark.parametrize("seed", [np.int64(3), np.uint32(3)], ids=["int64", "uint32"])
 def test_numpy_integer_seeds_are_accepted(make_mlp, seed):
     """Seeds follow batch_size/epochs (operator.index): NumPy integers are ints."""
-    model = make_mlp([3, 4, 2], seed=seed)
-    reference = make_mlp([3, 4, 2], seed=3)
-    for p, q in zip(parameters(model), parameters(reference)):
-        np.testing.assert_array_equal(p, q)
-    model.fit(X, Y_REG, epochs=1, seed=seed)
+    model, twin = make_mlp([3, 4, 2], seed=seed), make_mlp([3, 4, 2], seed=3)
+    assert_same_models(model, twin)
+    model.fit(X, Y_REG, epochs=1, batch_size=2, seed=seed)
+    twin.fit(X, Y_REG, epochs=1, batch_size=2, seed=3)
+    assert_same_models(model, twin)
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "uint32", "uint64", "int8", "int16"])
@@ -640,7 +679,8 @@ def test_soft_labels_computed_in_float32_are_accepted_by_a_float64_model(make_ml
     soft = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     assert np.abs(soft.astype(np.float64).sum(axis=1) - 1.0).max() > 1e-8  # the case at hand
     model = make_mlp([3, 4, 3], output_activation="softmax", dtype="float64", seed=0)
+    expected = -np.mean((soft * np.log(host(model.forward(X)))).sum(axis=1))
     for y in (soft, native(soft, model)):
-        model.gradients(X, y, "cross_entropy")
+        assert model.gradients(X, y, "cross_entropy")[0] == pytest.approx(expected, rel=1e-6)
     off = np.full((N, 3), 1.0 / 3.0) + np.array([1e-6, 0.0, 0.0])  # float64 rows off by 1e-6: refused
     assert_refused(model, lambda: model.gradients(X, off, "cross_entropy"), ValueError, _ONE_HOT, X, off)
