@@ -21,7 +21,7 @@ from typing import Any
 from ._kernels_cupy import with_kernels
 from .activations import Activation
 from .costs import Cost
-from .network import backward, forward, output_error
+from .network import backward, forward, is_fused, output_error
 
 
 def accumulation_dtype(xp: Any, device: Any) -> Any:
@@ -39,15 +39,14 @@ def objective_gradients(
     alpha: float,
     wide: Any,
     *,
-    output: bool = True,
     reduce: Callable[..., tuple[Any, Any, list[Any]]] | None = None,
 ) -> tuple[Any, Any, list[Any], list[Any]]:
     """The sums of the objective of ``batch = (x, y, w or None)`` at ``params``
     (weights then biases) and its gradients ``dW``, ``db``.
 
     Returns Σ wᵢCᵢ + (α/2) Σ‖Ω‖² (in ``wide``), Σ wᵢ (a float without sample
-    weights, else a 0-d array in ``wide``), ``dW`` and ``db``.  ``output=False``
-    skips the output activation, for a fused cost.  ``reduce`` turns the sums
+    weights, else a 0-d array in ``wide``), ``dW`` and ``db``.  A fused cost reads
+    the logits: the output activation is then not evaluated.  ``reduce`` turns the sums
     of this process's batch into those of the global batch of a data-parallel
     step (``_data_parallel.reduce_sums``); the penalty is then added once, to
     the global sums.  On CuPy, with the fused
@@ -58,7 +57,7 @@ def objective_gradients(
     ∇Ωʲ 𝓔_α = ∇Ωʲ(Σ wᵢCᵢ / Σ wᵢ) + (α / Σ wᵢ) Ωʲ (seed 003's gradient, plus the
     penalty's, as scikit-learn); the biases are not penalised.
     """
-    total, weight, grads = cost_gradients(xp, params, phis, batch, cost, wide, output=output)
+    total, weight, grads = cost_gradients(xp, params, phis, batch, cost, wide)
     if reduce is not None:
         total, weight, grads = reduce(total, weight, grads)
     counted = batch[2] is None and reduce is None  # Σ wᵢ is the row count, a float
@@ -80,14 +79,12 @@ def cost_gradients(
     batch: tuple[Any, Any, Any],
     cost: Cost,
     wide: Any,
-    *,
-    output: bool = True,
 ) -> tuple[Any, Any, list[Any]]:
     """Σ wᵢCᵢ (in ``wide``), Σ wᵢ (see ``cost_sums``) and the gradients of the batch
     cost Σ wᵢCᵢ / Σ wᵢ, weights then biases (seed 003's backpropagation): no penalty."""
     (x, y, w), n_layers = batch, len(phis)
     weights, (phis, cost) = params[:n_layers], with_kernels(xp, phis, cost)
-    zs, activations = forward(xp, weights, params[n_layers:], phis, x, output=output)
+    zs, activations = forward(xp, weights, params[n_layers:], phis, x, output=not is_fused(phis[-1], cost))
     losses, dW, db = backward(xp, weights, phis, zs, activations, y, cost, w)
     return (*cost_sums(xp, losses, w, wide), [*dW, *db])
 
@@ -108,7 +105,8 @@ def objective_value(
     ``objective_gradients``."""
     (x, y, w), n_layers = batch, len(phis)
     phis, cost = with_kernels(xp, phis, cost)
-    zs, activations = forward(xp, params[:n_layers], params[n_layers:], phis, x)
+    output = not is_fused(phis[-1], cost)
+    zs, activations = forward(xp, params[:n_layers], params[n_layers:], phis, x, output=output)
     losses = output_error(xp, phis[-1], cost, zs[-1], activations[-1], y)[0]
     total, weight = cost_sums(xp, losses, w, wide)
     if reduce is not None:

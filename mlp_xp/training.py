@@ -50,7 +50,7 @@ from .costs import Cost
 from .history import BestEpoch, EarlyStopping, History
 from .lbfgs import value_and_grad_from_state, without_evaluation
 from .metrics import score
-from .network import forward, is_fused, output_error
+from .network import forward, output_error
 from .objective import accumulation_dtype, global_norm, objective_gradients, objective_value, ratio
 from .optimizers import copy_tree, owned_step, updates_in_place
 from .schedules import Adaptive, learning_rate
@@ -251,12 +251,11 @@ def _update(
     of these are the global batch's.
     """
     xp, optimizer, alpha = model.xp, config.optimizer, config.alpha
-    output = not is_fused(model.phis[-1], cost)
     reduce = _reducer(xp, config)
     if getattr(optimizer, "needs_value_and_grad", False):
         return _value_and_grad_update(model, params, state, batch, cost, config, step, wide, diagnose)
     total, weight, dW, db = objective_gradients(
-        xp, params, model.phis, batch, cost, alpha, wide, output=output, reduce=reduce
+        xp, params, model.phis, batch, cost, alpha, wide, reduce=reduce
     )
     norms = [global_norm(xp, [g]) for g in dW] if diagnose else None
     grads = [*dW, *db]
@@ -294,11 +293,11 @@ def _value_and_grad_update(
     last step returned, when θ has not been changed since; otherwise they are
     evaluated.  The batch's sums returned are 𝓔 over a weight of 1.
     """
-    xp, output, reduce = model.xp, not is_fused(model.phis[-1], cost), _reducer(model.xp, config)
+    xp, reduce = model.xp, _reducer(model.xp, config)
 
     def value_and_grad(trial: list[Any]) -> tuple[Any, list[Any]]:
         total, weight, dW, db = objective_gradients(
-            xp, trial, model.phis, batch, cost, config.alpha, wide, output=output, reduce=reduce
+            xp, trial, model.phis, batch, cost, config.alpha, wide, reduce=reduce
         )
         return total / weight, [*dW, *db]
 

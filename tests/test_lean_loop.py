@@ -273,12 +273,15 @@ def test_a_custom_optimizer_s_state_is_passed_through_as_it_is(make_mlp, rng):
         ("softmax", "cross_entropy", "sgd", 4),
         ("sigmoid", "binary_cross_entropy", "adam", 4),
         ("exp", "poisson", "lbfgs", None),
+        ("softmax", "cross_entropy", "line_search", None),
     ],
 )
+@pytest.mark.parametrize("tol", [None, 1e-12])
 def test_fit_never_evaluates_the_output_activation_under_a_fused_cost(
-    output, loss, optimizer, batch_size, make_mlp, rng
+    output, loss, optimizer, batch_size, tol, make_mlp, rng
 ):
-    """The fused cost reads the logits: an output activation whose value raises is never called."""
+    """The fused cost reads the logits: an output activation whose value raises is never called,
+    neither by the updates, a line search's trials nor the gradient-norm test of ``tol``."""
     model = make_mlp([3, 4, 2], "tanh", output, seed=0)
     phi = model.phis[-1]
 
@@ -287,5 +290,7 @@ def test_fit_never_evaluates_the_output_activation_under_a_fused_cost(
 
     model.phis[-1] = dataclasses.replace(phi, value=refuse)
     x, y = rng.normal(size=(12, 3)), random_targets(loss, rng, (12, 2))
-    history = model.fit(x, y, loss=loss, optimizer=optimizer, lr=0.05, batch_size=batch_size, epochs=2)
+    history = model.fit(
+        x, y, loss=loss, optimizer=optimizer, lr=0.05, batch_size=batch_size, epochs=2, tol=tol
+    )
     assert history.n_epochs == 2
