@@ -8,7 +8,15 @@ from typing import Any
 
 from . import _validation as check
 from . import persistence
-from ._backend import backend_name, dtype_name, get_device, get_dtype, get_namespace, host_rng
+from ._backend import (
+    backend_name,
+    dtype_name,
+    get_device,
+    get_dtype,
+    get_namespace,
+    host_rng,
+    portable_device,
+)
 from .activations import get_activation
 from .costs import get_cost
 from .history import EarlyStopping, History
@@ -101,12 +109,19 @@ class MLP:
         self.classes: list[Any] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle support: the namespace and activations travel by name."""
-        return {**self.__dict__, "xp": backend_name(self.xp), "phis": [phi.name for phi in self.phis]}
+        """Pickle support: the namespace and activations travel by name (a JAX device too)."""
+        return {
+            **self.__dict__,
+            "xp": backend_name(self.xp),
+            "device": portable_device(self.xp, self.device),
+            "phis": [phi.name for phi in self.phis],
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         phis = [get_activation(name) for name in state["phis"]]
-        self.__dict__.update({"schedule_state": None, **state}, xp=get_namespace(state["xp"]), phis=phis)
+        xp = get_namespace(state["xp"])
+        device = get_device(xp, state["device"])
+        self.__dict__.update({"schedule_state": None, **state}, xp=xp, device=device, phis=phis)
 
     def __repr__(self) -> str:
         hidden = [phi.name for phi in self.phis[:-1]]
