@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from . import _onnx, persistence
 from . import _validation as check
-from . import persistence
 from ._backend import (
     backend_name,
     dtype_name,
@@ -265,6 +265,40 @@ class MLP:
         """Write the model (and its optimizer and state) to ``path`` (.npz), crash-safely;
         return the path written.  See ``persistence.save`` and ``mlp_xp.load``."""
         return persistence.save(self, path, include_optimizer=include_optimizer)
+
+    def to_onnx(self, path: Any, outputs: Any = None) -> Path:
+        """Write the forward pass to ``path`` as an ONNX model, crash-safely; return the path.
+
+        The model's own ``forward``, traced with ndonnx as ``xp`` (``pip install
+        "mlp_xp[onnx]"``): input ``x`` of shape (N, n_0), N symbolic, of the
+        model's dtype; output ``y`` = αᴸ, shape (N, n_L), what ``forward`` gives.
+        The parameters are constants of the graph.  ONNX's default domain, at
+        ndonnx's opset (21 with ndonnx 0.23).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file written, as given (``.onnx`` by convention).
+        outputs : callable ``(xp, y) -> {name: array}``, optional
+            The model's outputs computed from αᴸ with ``xp`` (ndonnx); default
+            ``{"y": y}``.
+
+        Raises
+        ------
+        ValueError
+            Where ndonnx cannot express an operation of the forward pass (a
+            user activation calling a function ndonnx lacks): named, with the
+            function that called it; nothing is written.
+        """
+        self._check_parameters()
+        n_layers = len(self.phis)
+
+        def graph(xp: Any, x: Any, params: list[Any]) -> dict[str, Any]:
+            y = forward(xp, params[:n_layers], params[n_layers:], self.phis, x)[1][-1]
+            return {"y": y} if outputs is None else outputs(xp, y)
+
+        params = [*self.weights, *self.biases]
+        return _onnx.export(path, params, self.layer_sizes[0], dtype_name(self.xp, self.dtype), graph)
 
     def to(self, backend: Any, device: Any = None) -> MLP:
         """A copy of this model on another backend or device; this model is unchanged.

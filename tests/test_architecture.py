@@ -10,9 +10,11 @@ from mlp_xp import training
 
 PACKAGE = Path(mlp_xp.__file__).parent
 # The edge: the only modules that may know array libraries by name (backends,
-# host data sets, the .npz file format, plotting grids).
+# compilers, ONNX export, host data sets, the .npz file format, plotting grids).
 EDGE = {
     "_backend.py",
+    "_compile.py",
+    "_onnx.py",
     "_model_file.py",
     "_model_metadata.py",
     "_npz.py",
@@ -20,7 +22,7 @@ EDGE = {
     "persistence.py",
     "plots.py",
 }
-LIBRARIES = {"numpy", "cupy", "torch", "array_api_strict", "jax"}
+LIBRARIES = {"numpy", "cupy", "torch", "array_api_strict", "jax", "ndonnx"}
 
 
 MODULES = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py"))
@@ -78,7 +80,7 @@ def test_fit_reads_the_device_once_per_epoch(monkeypatch, rng):
 # --- Layering: no import cycle, no imports hidden in functions ------------------------------
 
 # What functions may import: optional dependencies, where they are needed.
-OPTIONAL = {"sklearn", "matplotlib", "tqdm", "mlp_xp.estimators"}
+OPTIONAL = {"sklearn", "matplotlib", "tqdm", "mlp_xp.estimators", "ndonnx"}
 
 
 def _imports(source: str, module: str) -> tuple[set[str], set[str]]:
