@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from ._backend import (
     host_rng,
     portable_device,
 )
+from ._compile import choose_compiler
 from .activations import get_activation
 from .costs import get_cost
 from .history import EarlyStopping, History
@@ -176,6 +178,7 @@ class MLP:
         callbacks: Any = (),
         early_stopping: EarlyStopping | None = None,
         resume: bool = False,
+        compile: bool | None = None,
     ) -> History:
         """Train by gradient descent (``batch_size=None``), SGD (1) or mini-batch SGD.
 
@@ -226,6 +229,12 @@ class MLP:
             Continue the last fit's optimizer, its state and update count (the
             schedule goes on from there, the "adaptive" one from its current η)
             instead of starting a fresh optimizer.
+        compile : bool or None
+            Run the updates as compiled programs: the step traced once per fit
+            (``jax.jit``, each epoch one compiled loop; ``torch.compile``).  None:
+            where that is faster (JAX); True: on JAX and torch; False: never.
+            SGD and Adam compile; the line search and L-BFGS, which read host
+            values during their steps, run eagerly.
 
         Returns
         -------
@@ -257,6 +266,7 @@ class MLP:
             resume=resuming,
         )
         check_batching(config.optimizer, config.batch_size, config.clip_norm)
+        config = replace(config, compiler=choose_compiler(compile, self.xp, config.optimizer))
         rng = self.rng if seed is None else host_rng(seed)
         data = self._training_data(x, y, cost, sample_weight, validation_data)
         return train(self, data, cost, config, rng)

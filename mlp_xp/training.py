@@ -27,8 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ._backend import host_floats, quiet_overflow
+from ._backend import get_namespace, host_floats, quiet_overflow
+from ._compile import compiled_epoch
 from ._validation import check_parameters
+from .activations import Activation
 from .costs import Cost
 from .history import BestEpoch, EarlyStopping, History
 from .metrics import score
@@ -45,7 +47,9 @@ class FitConfig:
     """The validated settings of one ``fit``.
 
     With ``resume`` the epochs continue the model's optimizer state and update
-    count; otherwise they start from ``optimizer.init`` and 0.
+    count; otherwise they start from ``optimizer.init`` and 0.  ``compiler``
+    names the compiler of ``_compile`` that runs the epochs' updates (None:
+    eagerly, one array call at a time).
     """
 
     optimizer: Any
@@ -61,6 +65,7 @@ class FitConfig:
     callbacks: tuple[Callable[[Any, History], Any], ...] = ()
     early_stopping: EarlyStopping | None = None
     resume: bool = False
+    compiler: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,7 +156,12 @@ def _epoch(
     wide: Any,
 ) -> tuple[list[Any], Any, int, tuple[Any, Any, list[Any]]]:
     """One epoch's updates: the parameters, state and update count after them, and
-    the epoch's sums of costs and weights with the norms ‖∇Ωʲ‖ of its last batch."""
+    the epoch's sums of costs and weights with the norms ‖∇Ωʲ‖ of its last batch.
+
+    With a compiler, ``_compiled_epoch``.
+    """
+    if config.compiler is not None:
+        return _compiled_epoch(model, data, cost, config, rng, params, state, step, wide)
     xp, loss_sum, weight_sum = model.xp, 0.0, 0.0
     epoch_batches = batches(xp, model.device, rng, data.x.shape[0], config.batch_size, config.sampling)
     for k, rows in enumerate(epoch_batches):
@@ -161,6 +171,30 @@ def _epoch(
         )
         loss_sum, weight_sum, step = loss_sum + loss, weight_sum + weight, step + 1
     return params, state, step, (loss_sum, weight_sum, norms)
+
+
+def _compiled_epoch(
+    model: Any,
+    data: TrainingData,
+    cost: Cost,
+    config: FitConfig,
+    rng: Any,
+    params: list[Any],
+    state: Any,
+    step: int,
+    wide: Any,
+) -> tuple[list[Any], Any, int, tuple[Any, Any, list[Any]]]:
+    """``_epoch`` run by ``_compile``: ``BatchGradients`` and the optimizer's ``apply``
+    traced once; the batch order (drawn as for the eager loop, but kept on the host,
+    then moved in one transfer), the learning rates and the optimizer's numbers
+    computed on the host before the epoch runs."""
+    rows = batches(get_namespace("numpy"), None, rng, data.x.shape[0], config.batch_size, config.sampling)
+    lrs = [learning_rate(config.schedule, step + k) for k in range(len(rows))]
+    gradients, arrays = BatchGradients.of(model, cost, config, wide), (data.x, data.y, data.sample_weight)
+    params, state, sums = compiled_epoch(
+        config.compiler, gradients, config.optimizer, params, state, arrays, rows, lrs
+    )
+    return params, state, step + len(rows), sums
 
 
 def _take_over(
@@ -215,6 +249,49 @@ def _take(xp: Any, rows: Any, data: TrainingData) -> tuple[Any, Any, Any]:
     return tuple(None if a is None else xp.take(a, rows, axis=0) for a in arrays)
 
 
+@dataclass(frozen=True)
+class BatchGradients:
+    """The array work of an update before the optimizer's step: backpropagation, the L2
+    penalty and clipping on one batch (``output``: evaluate the output activation,
+    which a fused cost skips).
+
+    A pure function of the parameters and the batch, and hashable: the step that a
+    compiler traces once per fit configuration (``_compile``).
+    """
+
+    xp: Any
+    phis: tuple[Activation, ...]
+    cost: Cost
+    alpha: float
+    clip_norm: float | None
+    wide: Any
+    output: bool
+
+    @classmethod
+    def of(cls, model: Any, cost: Cost, config: FitConfig, wide: Any) -> BatchGradients:
+        """The batch gradients of ``model``'s network under ``cost`` and ``config``."""
+        fused = is_fused(model.phis[-1], cost)
+        return cls(model.xp, tuple(model.phis), cost, config.alpha, config.clip_norm, wide, not fused)
+
+    def __call__(
+        self, params: list[Any], batch: tuple[Any, Any, Any], diagnose: bool = False
+    ) -> tuple[Any, Any, list[Any], list[Any] | None]:
+        """The batch's summed (weighted) cost with penalty and its total weight (see
+        ``objective_gradients``), the gradients (weights then biases), clipped to a
+        global norm of ``clip_norm``, and with ``diagnose`` the norms ‖∇Ωʲ‖ taken
+        before clipping (0-d arrays; else None)."""
+        xp = self.xp
+        total, weight, dW, db = objective_gradients(
+            xp, params, self.phis, batch, self.cost, self.alpha, self.wide, output=self.output
+        )
+        norms = [global_norm(xp, [g]) for g in dW] if diagnose else None
+        grads = [*dW, *db]
+        if self.clip_norm is not None:
+            norm = global_norm(xp, grads)
+            grads = [g * (self.clip_norm / xp.maximum(norm, self.clip_norm)) for g in grads]
+        return total, weight, grads, norms
+
+
 def _update(
     model: Any,
     params: list[Any],
@@ -236,15 +313,9 @@ def _update(
     (taken before the step, which may overwrite ∇Ω).
     """
     xp, optimizer, alpha = model.xp, config.optimizer, config.alpha
-    output = not is_fused(model.phis[-1], cost)
-    total, weight, dW, db = objective_gradients(
-        xp, params, model.phis, batch, cost, alpha, wide, output=output
-    )
-    norms = [global_norm(xp, [g]) for g in dW] if diagnose else None
-    grads = [*dW, *db]
-    if config.clip_norm is not None:
-        norm = global_norm(xp, grads)
-        grads = [g * (config.clip_norm / xp.maximum(norm, config.clip_norm)) for g in grads]
+    gradients = BatchGradients.of(model, cost, config, wide)
+    total, weight, grads, norms = gradients(params, batch, diagnose)
+    output = gradients.output
     lr = learning_rate(config.schedule, step)
     if getattr(optimizer, "needs_value_and_grad", False):
 

@@ -80,7 +80,7 @@ def test_fit_reads_the_device_once_per_epoch(monkeypatch, rng):
 # --- Layering: no import cycle, no imports hidden in functions ------------------------------
 
 # What functions may import: optional dependencies, where they are needed.
-OPTIONAL = {"sklearn", "matplotlib", "tqdm", "mlp_xp.estimators", "ndonnx"}
+OPTIONAL = {"sklearn", "matplotlib", "tqdm", "mlp_xp.estimators", "ndonnx", "jax", "torch"}
 
 
 def _imports(source: str, module: str) -> tuple[set[str], set[str]]:
