@@ -97,8 +97,8 @@ def compiled_epoch(
         rows = xp.asarray(np.stack([_indices(r) for r in batches[:-1]]), device=device)
         steps = xp.asarray(lrs[:-1], dtype=dtype, device=device)
         if loop is None:
-            for k in range(rows.shape[0]):
-                params, arrays, total, weight, _ = step(params, arrays, data, rows[k], steps[k], False)
+            for r, lr in zip(xp.unstack(rows), xp.unstack(steps)):
+                params, arrays, total, weight, _ = step(params, arrays, data, r, lr, False)
                 loss_sum, weight_sum = loss_sum + total, weight_sum + weight
         else:
             params, arrays, loss_sum, weight_sum = loop(params, arrays, data, rows, steps)
