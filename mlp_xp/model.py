@@ -43,7 +43,7 @@ class MLP:
         Φ of the hidden layers: one name for all, or one per hidden layer.
     output_activation : str
         Φ of the output layer (``"softmax"`` only there).
-    backend : {"numpy", "cupy", "torch", "array_api_strict"} or namespace
+    backend : {"numpy", "cupy", "torch", "array_api_strict", "jax"} or namespace
     device : optional
         A device of the backend; default: the backend's default device.
     dtype : {"float32", "float64"}

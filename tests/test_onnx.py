@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("ndonnx")
 
+README = Path(__file__).parents[1] / "README.md"
 host_only = pytest.mark.skipif("numpy" not in BACKENDS, reason="host-side export: run with numpy")
 short_training = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 TOLERANCE = {"float32": 1e-5, "float64": 1e-12}
@@ -137,6 +139,18 @@ def test_without_ndonnx_the_error_names_the_extra(monkeypatch, tmp_path):
 def test_a_bad_path_is_refused(tmp_path):
     with pytest.raises(TypeError, match="path must be a str or a path-like object, got 3"):
         mlp_xp.MLP([2, 1]).to_onnx(3)
+
+
+@host_only
+def test_the_readme_example_exports_the_example_model(tmp_path, monkeypatch, capsys):
+    text = README.read_text(encoding="utf-8")
+    example = re.search(r"## Example\n\n```python\n(.*?)```", text, re.S).group(1)
+    export = re.search(r"## ONNX export.*?```python\n(.*?)```", text, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(example + export, namespace)
+    want = host(namespace["model"].forward(namespace["x_test"]))
+    assert_close(namespace["onnx_probabilities"], want, "float32")
 
 
 # --- the estimators: what predict and predict_proba give -----------------------------------------

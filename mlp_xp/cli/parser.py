@@ -31,7 +31,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     """The ``mlp-xp`` parser; each command stores its function as ``run`` and its parser as ``parser``."""
     parser = OneLineParser(
         prog=prog or "mlp-xp",
-        description="Train multi-layer perceptrons on NumPy, CuPy, PyTorch or array-api-strict.",
+        description="Train multi-layer perceptrons on NumPy, CuPy, PyTorch, array-api-strict or JAX.",
     )
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     fit = _command(commands, "train", train, "train a network on a data set; print its losses and test score")

@@ -60,7 +60,7 @@ PARAMETERS = """
         improvement of ``tol`` (as scikit-learn); ``math.inf`` never stops early.
     max_fun : int, default=15000
         scikit-learn's budget of loss evaluations for "lbfgs" (checked, ≥ 1).
-    backend : {"numpy", "cupy", "torch", "array_api_strict"}, default="numpy"
+    backend : {"numpy", "cupy", "torch", "array_api_strict", "jax"}, default="numpy"
         Where the network trains; the training data moves there once per fit.
     device : optional
         A device of the backend; default: its default device.
