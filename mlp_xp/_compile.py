@@ -31,13 +31,15 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
+from ._backend import backend_name
 from .optimizers import InPlaceStep, updates_in_place
 
-COMPILERS = ("jax", "torch")
+COMPILERS = {"jax": "jax.jit", "torch": "torch.compile"}  # backend name: its compiler
 
 
 def choose_compiler(choice: Any, xp: Any, optimizer: Any) -> str | None:
-    """The compiler of ``fit(compile=choice)`` for backend ``xp`` and ``optimizer``; None: eager.
+    """The compiler of ``fit(compile=choice)`` for backend ``xp`` and ``optimizer``: a key of
+    ``COMPILERS``, or None for the eager loop.
 
     ``None`` (the default) compiles where that is measured faster: JAX, whose eager
     calls each cost tens of microseconds, and an optimizer that ``can_compile``.
@@ -47,23 +49,17 @@ def choose_compiler(choice: Any, xp: Any, optimizer: Any) -> str | None:
     """
     if choice is not None and not isinstance(choice, bool):
         raise TypeError(f"compile must be None, True or False, got {choice!r}")
-    name = (
-        "jax"
-        if array_api_compat.is_jax_namespace(xp)
-        else "torch"
-        if array_api_compat.is_torch_namespace(xp)
-        else None
-    )
-    if choice is True and name is None:
+    backend = backend_name(xp)
+    if choice is True and backend not in COMPILERS:
         raise ValueError(f"compile=True needs a backend with a compiler (jax, torch), got {xp.__name__}")
     if choice is True and not can_compile(optimizer):
         raise ValueError(
             f"compile=True: {optimizer!r} runs eagerly (it reads host values during its step, or has no "
             "apply); pass compile=None or False"
         )
-    if choice is False or not can_compile(optimizer) or (choice is None and name != "jax"):
+    if choice is False or not can_compile(optimizer) or (choice is None and backend != "jax"):
         return None
-    return name
+    return backend
 
 
 def can_compile(optimizer: Any) -> bool:
@@ -88,8 +84,8 @@ def compiled_epoch(
     ``params`` and the arrays of ``state`` are the caller's to overwrite (donated).
     The row indices of all batches but the last go to the device in one transfer.
     """
-    xp, numbers, arrays = gradients.xp, state, _arrays_of(state)
-    lrs = [optimizer.advance(numbers, lr) for lr in lrs]  # Adam's t and η_t, on the host
+    xp, arrays = gradients.xp, _arrays_of(state)
+    lrs = [optimizer.advance(state, lr) for lr in lrs]  # Adam's t and η_t, on the host
     dtype, device = params[0].dtype, array_api_compat.device(params[0])
     step, loop = _programs(compiler, gradients, optimizer)
     loss_sum = weight_sum = xp.zeros((), dtype=gradients.wide, device=device)
@@ -123,7 +119,7 @@ def _indices(rows: Any) -> np.ndarray:
     return np.arange(rows.start, rows.stop) if isinstance(rows, slice) else rows
 
 
-def _update(
+def _step(
     gradients: Any, optimizer: Any, params: Any, arrays: Any, data: Any, rows: Any, lr: Any, diagnose: bool
 ) -> Any:
     """The traced step: the batch gathered from ``data``, its gradients, the optimizer's ``apply``."""
@@ -139,7 +135,7 @@ def _programs(compiler: str, gradients: Hashable, optimizer: Hashable) -> tuple[
     """The compiled step ``(params, arrays, data, rows, lr, diagnose) -> (params, arrays, total,
     weight, norms)`` and, where the compiler has one, the compiled loop over an epoch's
     batches ``(params, arrays, data, rows (n, B), lrs (n,)) -> (params, arrays, Σ total, Σ weight)``."""
-    update = functools.partial(_update, gradients, optimizer)
+    update = functools.partial(_step, gradients, optimizer)
     if compiler == "torch":
         import torch
 

@@ -8,7 +8,9 @@ rounding of fused operations (float64: 1e-12 relative; float32: 1e-6).
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -224,3 +226,23 @@ def test_an_impossible_compile_is_refused_before_training(backend, choice, optim
     for p, q in zip(parameters(model), before):
         np.testing.assert_array_equal(p, q)
     assert model.history is None
+
+
+# --- the benchmark script -----------------------------------------------------------------------
+
+
+@pytest.mark.skipif("numpy" not in BACKENDS, reason="host-side: run with numpy")
+def test_the_benchmark_script_runs_and_writes_its_table(monkeypatch, tmp_path, capsys):
+    """benchmarks/compiled_step.py on a tiny run: every contender trains the same model."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    script = importlib.import_module("compiled_step")
+    monkeypatch.setattr(script.h, "set_threads", lambda n: {"requested": n})  # no process-wide pinning
+    contenders = ["numpy", "jax:step"] if importlib.util.find_spec("jax") else ["numpy"]
+    argv = ["--contenders", ",".join(contenders), "--repeats", "1", "--epochs", "1", "--out", str(tmp_path)]
+    assert script.main(argv) == 0
+    (table,) = tmp_path.glob("compiled-step-*.md")
+    rows = [line.split("|")[1].strip() for line in table.read_text(encoding="utf-8").splitlines()[6:]]
+    assert rows == contenders
+    losses = {line.split("|")[-2] for line in table.read_text(encoding="utf-8").splitlines()[6:]}
+    assert len(losses) == 1  # one model, whoever trains it
+    assert table.read_text(encoding="utf-8") in capsys.readouterr().out
