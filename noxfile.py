@@ -1,7 +1,7 @@
 """Test matrix: one ``tests`` session per backend, ``lint``, ``distributed`` and ``gpu_dry_run``;
 ``deep`` on request.
 
-python -m nox                      # every session (cupy skips without a CUDA GPU)
+python -m nox                      # every session (cupy skips without a CUDA GPU; jax on the CPU)
 python -m nox -s "tests(numpy)"    # one backend
 python -m nox -s tests -- -k xor   # arguments after -- go to pytest
 python -m nox -s distributed       # data-parallel fit under mpiexec -n 1, 2, 3 and torchrun (gloo)
@@ -29,7 +29,7 @@ nox.options.sessions = ["lint", "tests", "distributed", "gpu_dry_run", "docs"]
 # at a CPU wheel index with PIP_EXTRA_INDEX_URL if yours has one.
 TORCH_REQUIREMENT = os.environ.get("MLP_XP_TORCH_REQUIREMENT", "torch==2.13.0")
 CUPY_REQUIREMENT = os.environ.get("MLP_XP_CUPY_EXTRA", "cuda12")
-BACKENDS = ["numpy", "array_api_strict", "torch", "cupy"]
+BACKENDS = ["numpy", "array_api_strict", "torch", "cupy", "jax"]
 
 
 def _has_cuda_gpu() -> bool:
@@ -42,7 +42,7 @@ def tests(session: nox.Session, backend: str) -> None:
     """Run the test suite on one backend."""
     if backend == "cupy" and not _has_cuda_gpu():
         session.skip("cupy needs a CUDA GPU and none is present (no nvidia-smi, no /dev/nvidia0)")
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test,jax]" if backend == "jax" else ".[test]")  # jax: its CPU build
     if backend == "torch":
         session.install(TORCH_REQUIREMENT)
     if backend == "cupy":

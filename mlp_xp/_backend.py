@@ -17,8 +17,10 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-BACKENDS = ("numpy", "cupy", "torch", "array_api_strict")
+BACKENDS = ("numpy", "cupy", "torch", "array_api_strict", "jax")
 DTYPES = ("float32", "float64")
+# The module that holds a backend's array functions, where it is not the package itself.
+_MODULES = {"jax": "jax.numpy"}
 
 _CUPY_HINT = (
     "install CuPy for your CUDA version: pip install 'mlp_xp[cuda12]' "
@@ -28,6 +30,7 @@ _INSTALL_HINT = {
     "cupy": _CUPY_HINT,
     "torch": "pip install 'mlp_xp[torch]'",
     "array_api_strict": "pip install array-api-strict",
+    "jax": "pip install 'mlp_xp[jax]' (the CPU build; see JAX's install guide for GPUs)",
 }
 
 
@@ -40,7 +43,7 @@ def get_namespace(backend: Any) -> Any:
                 f"or an array namespace, got {backend!r}"
             )
         try:
-            module = importlib.import_module(backend)
+            module = importlib.import_module(_MODULES.get(backend, backend))
         except ImportError as exc:
             raise ImportError(
                 f"backend={backend!r} needs the {backend} package, which is not "
@@ -82,6 +85,8 @@ def get_device(xp: Any, device: Any = None) -> Any:
     on the current device: select another GPU with ``cupy.cuda.Device(n)``.
     """
     try:
+        if array_api_compat.is_jax_namespace(xp) and isinstance(device, str):
+            device = device_from_name("jax", device)  # "cpu", "gpu:1": JAX's devices by name
         found = array_api_compat.device(xp.asarray(0.0, device=device))
     except Exception as exc:
         raise ValueError(f"device={device!r} is not a device of backend {xp.__name__}: {exc}") from exc
@@ -93,17 +98,28 @@ def get_device(xp: Any, device: Any = None) -> Any:
     return found
 
 
+def portable_device(xp: Any, device: Any) -> Any:
+    """``device`` in a form that pickles and that ``get_device`` reads back: a JAX
+    device by its name (``"cpu:0"``), any other as it is."""
+    return str(device) if array_api_compat.is_jax_namespace(xp) else device
+
+
 def device_from_name(backend: str, name: str) -> Any:
     """The device of ``backend`` that ``name`` (text, as typed on a command line) means.
 
     array_api_strict: ``Device(name)`` (``"device1"``); torch:
     ``torch.device(name)`` (``"cpu"``, ``"cuda:0"``), but not ``"meta"``,
     whose tensors hold no data; cupy: the GPU number (``"1"`` or ``"cuda:1"``);
-    numpy: ``name`` itself (``"cpu"``).  ``ValueError`` for a name the backend
-    does not know; ``get_device`` then checks that the device is usable.
+    jax: ``"platform"`` or ``"platform:index"`` of ``jax.devices`` (``"cpu"``,
+    ``"gpu:1"``); numpy: ``name`` itself (``"cpu"``).  ``ValueError`` for a
+    name the backend does not know; ``get_device`` then checks that the device
+    is usable.
     """
     get_namespace(backend)  # a missing library: ImportError with its install hint
     try:
+        if backend == "jax":
+            platform, _, index = name.partition(":")
+            return importlib.import_module(backend).devices(platform)[int(index or 0)]
         if backend == "array_api_strict":
             return importlib.import_module(backend).Device(name)
         if backend == "torch":
@@ -113,15 +129,25 @@ def device_from_name(backend: str, name: str) -> Any:
             return device
         if backend == "cupy":
             return int(name.removeprefix("cuda:"))
-    except (ValueError, RuntimeError) as exc:
+    except (ValueError, RuntimeError, IndexError) as exc:
         raise ValueError(f"device {name!r} is not a device of backend {backend!r}: {exc}") from exc
     return name
 
 
 def get_dtype(xp: Any, dtype: Any) -> Any:
-    """The floating dtype of ``xp`` that ``dtype`` names: 'float32' or 'float64'."""
+    """The floating dtype of ``xp`` that ``dtype`` names: 'float32' or 'float64'.
+
+    ``ValueError`` for float64 on JAX without its 64-bit mode, where JAX would
+    silently compute in float32: a library does not flip that global setting
+    for its user.
+    """
     for name in DTYPES:
         if dtype == name or dtype is getattr(xp, name) or str(dtype) == name:
+            if array_api_compat.is_jax_namespace(xp) and name not in xp.__array_namespace_info__().dtypes():
+                raise ValueError(
+                    f"dtype={name!r} on backend 'jax' needs JAX's 64-bit mode, which is off: call "
+                    "jax.config.update('jax_enable_x64', True) first (or set JAX_ENABLE_X64=1)"
+                )
             return getattr(xp, name)
     raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
 
@@ -208,6 +234,8 @@ def to_numpy(a: Any) -> np.ndarray:
         return a
     if array_api_compat.is_cupy_array(a):
         return a.get()
+    if array_api_compat.is_jax_array(a):
+        return np.array(a)  # writable, as the others; from any of JAX's devices (DLPack: its CPU only)
     if array_api_compat.is_torch_array(a):
         a = a.detach().cpu()
         return (a.float() if a.is_floating_point() and a.dtype.itemsize < 4 else a).numpy()
@@ -243,6 +271,7 @@ def backend_name(xp: Any) -> str | Any:
         ("cupy", array_api_compat.is_cupy_namespace),
         ("torch", array_api_compat.is_torch_namespace),
         ("array_api_strict", array_api_compat.is_array_api_strict_namespace),
+        ("jax", array_api_compat.is_jax_namespace),
     ):
         if is_namespace(xp):
             return name

@@ -271,7 +271,8 @@ def _one_hot(xp: Any, labels: Any, n_classes: int, dtype: Any, device: Any, name
         )
     # Checked before any indexing (CuPy wraps out-of-range indices silently), in a
     # float dtype that holds every class count and orders every integer (uint8 cannot
-    # hold 256; torch compares no uint16..uint64), then as int64, exact for valid labels.
+    # hold 256; torch compares no uint16..uint64), then as the default integer (int64,
+    # or int32 on JAX without 64-bit mode), exact for valid labels.
     values = xp.astype(labels, widest_float(xp, device))
     if not bool(xp.all((values >= 0.0) & (values <= n_classes - 1))):
         raise ValueError(
@@ -284,7 +285,7 @@ def _one_hot(xp: Any, labels: Any, n_classes: int, dtype: Any, device: Any, name
 def one_hot(xp: Any, labels: Any, n_classes: int, dtype: Any, device: Any) -> Any:
     """Integer class labels, shape (N,), already range-checked, as one-hot rows (N, n_classes)."""
     classes = xp.arange(n_classes, device=device)
-    return xp.astype(xp.expand_dims(xp.astype(labels, xp.int64), axis=1) == classes, dtype)
+    return xp.astype(xp.expand_dims(xp.astype(labels, classes.dtype), axis=1) == classes, dtype)
 
 
 def _check_target_values(xp: Any, y: Any, cost: Cost, name: str, given_dtype: Any) -> None:

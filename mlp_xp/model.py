@@ -8,10 +8,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from . import _onnx, persistence
 from . import _validation as check
-from . import persistence
 from ._agreement import agreed, described_settings, saved_by_rank0
-from ._backend import backend_name, dtype_name, get_device, get_dtype, get_namespace, host_rng
+from ._backend import (
+    backend_name,
+    dtype_name,
+    get_device,
+    get_dtype,
+    get_namespace,
+    host_rng,
+    portable_device,
+)
+from ._compile import choose_compiler
 from ._data import DeviceData, TrainingData, feature_blocks, streamed
 from ._engines import communicator
 from ._host_data import whole
@@ -40,7 +49,7 @@ class MLP:
         Φ of the hidden layers: one name for all, or one per hidden layer.
     output_activation : str
         Φ of the output layer (``"softmax"`` only there).
-    backend : {"numpy", "cupy", "torch", "array_api_strict"} or namespace
+    backend : {"numpy", "cupy", "torch", "array_api_strict", "jax"} or namespace
     device : optional
         A device of the backend; default: the backend's default device.
     dtype : {"float32", "float64"}
@@ -108,12 +117,19 @@ class MLP:
         self.classes: list[Any] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle support: the namespace and activations travel by name."""
-        return {**self.__dict__, "xp": backend_name(self.xp), "phis": [phi.name for phi in self.phis]}
+        """Pickle support: the namespace and activations travel by name (a JAX device too)."""
+        return {
+            **self.__dict__,
+            "xp": backend_name(self.xp),
+            "device": portable_device(self.xp, self.device),
+            "phis": [phi.name for phi in self.phis],
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         phis = [get_activation(name) for name in state["phis"]]
-        self.__dict__.update({"schedule_state": None, **state}, xp=get_namespace(state["xp"]), phis=phis)
+        xp = get_namespace(state["xp"])
+        device = get_device(xp, state["device"])
+        self.__dict__.update({"schedule_state": None, **state}, xp=xp, device=device, phis=phis)
 
     def __repr__(self) -> str:
         hidden = [phi.name for phi in self.phis[:-1]]
@@ -180,6 +196,7 @@ class MLP:
         resume: bool = False,
         comm: Any = None,
         checkpoint: Any = None,
+        compile: bool | None = None,
     ) -> History:
         """Train by gradient descent (``batch_size=None``), SGD (1) or mini-batch SGD.
 
@@ -193,9 +210,10 @@ class MLP:
             time); its values are checked a block at a time, and the next batch
             is read and moved to the device while the current one trains.
             Gradient descent (``batch_size=None``) reads it whole.
-        y : array-like, shape (N, n_L), or (N,) for one output or integer class labels
-            The targets, as ``loss`` reads them; or a memory-map, or the path of
-            a ``.npy`` file.
+        y : array-like, shape (N, n_L) or (N,)
+            The targets, as ``loss`` reads them (shape (N,) for one output, or
+            for class labels 0..n_L-1 with ``"cross_entropy"``); or a memory-map, or
+            the path of a ``.npy`` file.
         loss : str
             A cost of ``mlp_xp.COSTS``.
         optimizer : str or optimizer object
@@ -263,6 +281,13 @@ class MLP:
             come from a fit of this architecture, started with this model's
             update count, on data of these shapes and with the same optimizer:
             otherwise ``ValueError``, naming the file.  See ``mlp_xp.checkpoint``.
+        compile : bool or None
+            Run the updates as compiled programs: the step traced once per fit
+            (``jax.jit``, each epoch one compiled loop; ``torch.compile``).  None:
+            where that is faster (JAX); True: on JAX and torch; False: never.
+            SGD and Adam compile; the line search and L-BFGS, which read host
+            values during their steps, run eagerly, and so does a fit with ``comm``
+            or on host data read a batch at a time (``compile=True`` refuses them).
 
         Returns
         -------
@@ -316,6 +341,10 @@ class MLP:
             check_batching(config.optimizer, config.batch_size, config.clip_norm)
             rng = self.rng if seed is None else host_rng(seed)
             data = self._training_data(x, y, cost, sample_weight, validation_data, config)
+            eager = "a communicator" if comm.distributed else None
+            if not isinstance(data.batches, DeviceData):
+                eager = "host data read a batch at a time"
+            config = replace(config, compiler=choose_compiler(compile, self.xp, config.optimizer, eager))
         if checkpoint is None:
             return train(self, data, cost, config, rng)
         run = CheckpointRun(checkpoint, saved, self, data, config, rng)
@@ -331,6 +360,40 @@ class MLP:
         it has, with its path; if rank 0 fails, every process raises."""
         save = partial(persistence.save, self, path, include_optimizer=include_optimizer)
         return saved_by_rank0(communicator(comm), save)
+
+    def to_onnx(self, path: Any, outputs: Any = None) -> Path:
+        """Write the forward pass to ``path`` as an ONNX model, crash-safely; return the path.
+
+        The model's own ``forward``, traced with ndonnx as ``xp`` (``pip install
+        "mlp_xp[onnx]"``): input ``x`` of shape (N, n_0), N symbolic, of the
+        model's dtype; output ``y`` = αᴸ, shape (N, n_L), what ``forward`` gives.
+        The parameters are constants of the graph.  ONNX's default domain, at
+        ndonnx's opset (21 with ndonnx 0.23).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file written, as given (``.onnx`` by convention).
+        outputs : callable ``(xp, y) -> {name: array}``, optional
+            The model's outputs computed from αᴸ with ``xp`` (ndonnx); default
+            ``{"y": y}``.
+
+        Raises
+        ------
+        ValueError
+            Where ndonnx cannot express an operation of the forward pass (a
+            user activation calling a function ndonnx lacks): named, with the
+            function that called it; nothing is written.
+        """
+        self._check_parameters()
+        n_layers = len(self.phis)
+
+        def graph(xp: Any, x: Any, params: list[Any]) -> dict[str, Any]:
+            y = forward(xp, params[:n_layers], params[n_layers:], self.phis, x)[1][-1]
+            return {"y": y} if outputs is None else outputs(xp, y)
+
+        params = [*self.weights, *self.biases]
+        return _onnx.export(path, params, self.layer_sizes[0], dtype_name(self.xp, self.dtype), graph)
 
     def to(self, backend: Any, device: Any = None) -> MLP:
         """A copy of this model on another backend or device; this model is unchanged.

@@ -67,15 +67,28 @@ def copy_tree(tree: Any) -> Any:
 
 
 class InPlaceStep:
-    """``step`` as ``update`` on copies, for optimizers written in place.
+    """``update`` and ``step`` (``update`` on copies), for optimizers written in place.
 
-    A subclass defines ``update(params, grads, state, lr) -> (params, state)``,
-    which changes the lists ``params`` and ``state`` (and may overwrite
-    ``grads``) in place, through augmented assignments such as
-    ``params[i] -= ...`` so that immutable arrays are rebound instead.
+    A subclass defines ``apply(params, grads, state, lr) -> (params, state)``,
+    the array work of a step, which changes the lists ``params`` and ``state``
+    (and may overwrite ``grads``) in place, through augmented assignments such
+    as ``params[i] -= ...`` so that immutable arrays are rebound instead.  A
+    state that also holds numbers (Adam's t) has them kept by ``advance(state,
+    lr) -> lr``, the host part of a step, which updates them and returns the
+    learning rate that ``apply`` takes.  ``apply`` reads no number of the
+    state, so a compiler traces it once for every step (``_compile``).
     """
 
-    update: Callable[..., tuple[list[Any], Any]]
+    apply: Callable[..., tuple[list[Any], Any]]
+
+    def advance(self, state: Any, lr: float) -> float:
+        """The host part of a step: the numbers of ``state`` after it (in place), and the
+        learning rate of its ``apply``; here none and η."""
+        return lr
+
+    def update(self, params: list[Any], grads: Sequence[Any], state: Any, lr: float) -> tuple[list[Any], Any]:
+        """``step`` in place on ``params`` and ``state`` (``advance``, then ``apply``); returns them."""
+        return self.apply(params, grads, state, self.advance(state, lr))
 
     def step(
         self, params: Sequence[Any], grads: Sequence[Any], state: Any, lr: float
@@ -139,8 +152,8 @@ class SGD(InPlaceStep):
         xp = namespace_of(params[0])
         return {"velocity": [xp.zeros_like(p) for p in params]}
 
-    def update(self, params: list[Any], grads: Sequence[Any], state: Any, lr: float) -> tuple[list[Any], Any]:
-        """``step`` in place on ``params`` and ``state``, overwriting ``grads`` with η g; returns them."""
+    def apply(self, params: list[Any], grads: Sequence[Any], state: Any, lr: float) -> tuple[list[Any], Any]:
+        """The step in place on ``params`` and ``state``, overwriting ``grads`` with η g; returns them."""
         for i, g in enumerate(grads):
             g *= lr
             if self.momentum == 0.0:
@@ -188,14 +201,17 @@ class Adam(InPlaceStep):
         xp = namespace_of(params[0])
         return {"m": [xp.zeros_like(p) for p in params], "v": [xp.zeros_like(p) for p in params], "t": 0}
 
-    def update(
-        self, params: list[Any], grads: Sequence[Any], state: dict[str, Any], lr: float
+    def advance(self, state: dict[str, Any], lr: float) -> float:
+        """t ← t + 1 (in ``state``); returns η_t = η √(1 − β₂ᵗ) / (1 − β₁ᵗ), on the host."""
+        state["t"] += 1
+        return self.step_size(lr, state["t"])
+
+    def apply(
+        self, params: list[Any], grads: Sequence[Any], state: dict[str, Any], lr_t: float
     ) -> tuple[list[Any], dict[str, Any]]:
-        """``step`` in place on ``params`` and ``state`` (``grads`` are only read); returns them."""
+        """m, v and θ in place, with the corrected rate η_t (``grads`` are only read); returns them."""
         xp = namespace_of(params[0])
         b1, b2, m, v = self.beta1, self.beta2, state["m"], state["v"]
-        state["t"] += 1
-        lr_t = self.step_size(lr, state["t"])
         for i, g in enumerate(grads):
             m[i] *= b1
             m[i] += (1 - b1) * g

@@ -36,7 +36,8 @@ from typing import Any
 
 from ._backend import host_floats, quiet_overflow
 from ._comm import LOCAL, Communicator, abort_on_error, rank_generator
-from ._data import TrainingData
+from ._compile import compiled_epoch
+from ._data import TrainingData, epoch_order, one_batch
 from ._data_parallel import (
     batch_rows,
     mean_over_processes,
@@ -46,6 +47,7 @@ from ._data_parallel import (
     start_from_rank0,
 )
 from ._validation import check_parameters
+from .activations import Activation
 from .costs import Cost
 from .history import BestEpoch, EarlyStopping, History
 from .lbfgs import value_and_grad_from_state, without_evaluation
@@ -65,7 +67,9 @@ class FitConfig:
     With ``resume`` the epochs continue the model's optimizer state and update
     count; otherwise they start from ``optimizer.init`` and 0.  ``comm``: the
     processes that train together (``LOCAL``: this one alone); ``shards``:
-    every process's number of rows, set by ``train``.
+    every process's number of rows, set by ``train``.  ``compiler`` names the
+    compiler of ``_compile`` that runs the epochs' updates (None: eagerly, one
+    array call at a time).
     """
 
     optimizer: Any
@@ -83,6 +87,7 @@ class FitConfig:
     resume: bool = False
     comm: Communicator = LOCAL
     shards: tuple[int, ...] = ()
+    compiler: str | None = None
 
 
 def train(
@@ -170,7 +175,12 @@ def _epoch(
     wide: Any,
 ) -> tuple[list[Any], Any, int, tuple[Any, Any, list[Any]]]:
     """One epoch's updates: the parameters, state and update count after them, and
-    the epoch's sums of costs and weights with the norms ‖∇Ωʲ‖ of its last batch."""
+    the epoch's sums of costs and weights with the norms ‖∇Ωʲ‖ of its last batch.
+
+    With a compiler, ``_compiled_epoch``.
+    """
+    if config.compiler is not None:
+        return _compiled_epoch(model, data, cost, config, rng, params, state, step, wide)
     loss_sum, weight_sum = 0.0, 0.0
     epoch_batches = data.batches.epoch(rng, config.batch_size, config.sampling)
     if config.shards:  # as many steps as every other process, empty once this one's rows are used up
@@ -182,6 +192,35 @@ def _epoch(
         )
         loss_sum, weight_sum, step = loss_sum + loss, weight_sum + weight, step + 1
     return params, state, step, (loss_sum, weight_sum, norms)
+
+
+def _compiled_epoch(
+    model: Any,
+    data: TrainingData,
+    cost: Cost,
+    config: FitConfig,
+    rng: Any,
+    params: list[Any],
+    state: Any,
+    step: int,
+    wide: Any,
+) -> tuple[list[Any], Any, int, tuple[Any, Any, list[Any]]]:
+    """``_epoch`` run by ``_compile``: ``BatchGradients`` and the optimizer's ``apply``
+    traced once; the batch order (drawn as for the eager loop, but kept on the host,
+    then moved in one transfer), the learning rates and the optimizer's numbers
+    computed on the host before the epoch runs."""
+    n = data.batches.n_rows
+    order, spans = epoch_order(rng, n, config.batch_size, config.sampling)
+    if one_batch(n, config.batch_size, config.sampling):
+        rows = [None]
+    else:
+        rows = spans if order is None else [order[span] for span in spans]
+    lrs = [learning_rate(config.schedule, step + k) for k in range(len(rows))]
+    gradients, arrays = BatchGradients.of(model, cost, config, wide), data.batches.whole()
+    params, state, sums = compiled_epoch(
+        config.compiler, gradients, config.optimizer, params, state, arrays, rows, lrs
+    )
+    return params, state, step + len(rows), sums
 
 
 def _take_over(
@@ -229,6 +268,49 @@ def _stops(
     return history.converged or stop
 
 
+@dataclass(frozen=True)
+class BatchGradients:
+    """The array work of an update before the optimizer's step: backpropagation, the L2
+    penalty and clipping on one batch (``reduce``: the all-reduce of a data-parallel
+    step, ``_data_parallel.reduce_sums``; None for one process).
+
+    A pure function of the parameters and the batch, and hashable: the step that a
+    compiler traces once per fit configuration (``_compile``).
+    """
+
+    xp: Any
+    phis: tuple[Activation, ...]
+    cost: Cost
+    alpha: float
+    clip_norm: float | None
+    wide: Any
+    reduce: Callable[..., tuple[Any, Any, list[Any]]] | None = None
+
+    @classmethod
+    def of(cls, model: Any, cost: Cost, config: FitConfig, wide: Any) -> BatchGradients:
+        """The batch gradients of ``model``'s network under ``cost`` and ``config``."""
+        reduce = _reducer(model.xp, config)
+        return cls(model.xp, tuple(model.phis), cost, config.alpha, config.clip_norm, wide, reduce)
+
+    def __call__(
+        self, params: list[Any], batch: tuple[Any, Any, Any], diagnose: bool = False
+    ) -> tuple[Any, Any, list[Any], list[Any] | None]:
+        """The batch's summed (weighted) cost with penalty and its total weight (see
+        ``objective_gradients``), the gradients (weights then biases), clipped to a
+        global norm of ``clip_norm``, and with ``diagnose`` the norms ‖∇Ωʲ‖ taken
+        before clipping (0-d arrays; else None)."""
+        xp = self.xp
+        total, weight, dW, db = objective_gradients(
+            xp, params, self.phis, batch, self.cost, self.alpha, self.wide, reduce=self.reduce
+        )
+        norms = [global_norm(xp, [g]) for g in dW] if diagnose else None
+        grads = [*dW, *db]
+        if self.clip_norm is not None:
+            norm = global_norm(xp, grads)
+            grads = [g * (self.clip_norm / xp.maximum(norm, self.clip_norm)) for g in grads]
+        return total, weight, grads, norms
+
+
 def _update(
     model: Any,
     params: list[Any],
@@ -251,17 +333,11 @@ def _update(
     of these are the global batch's.
     """
     xp, optimizer, alpha = model.xp, config.optimizer, config.alpha
-    reduce = _reducer(xp, config)
     if getattr(optimizer, "needs_value_and_grad", False):
         return _value_and_grad_update(model, params, state, batch, cost, config, step, wide, diagnose)
-    total, weight, dW, db = objective_gradients(
-        xp, params, model.phis, batch, cost, alpha, wide, reduce=reduce
-    )
-    norms = [global_norm(xp, [g]) for g in dW] if diagnose else None
-    grads = [*dW, *db]
-    if config.clip_norm is not None:
-        norm = global_norm(xp, grads)
-        grads = [g * (config.clip_norm / xp.maximum(norm, config.clip_norm)) for g in grads]
+    gradients = BatchGradients.of(model, cost, config, wide)
+    total, weight, grads, norms = gradients(params, batch, diagnose)
+    reduce = gradients.reduce
     lr = learning_rate(config.schedule, step)
     if getattr(optimizer, "needs_objective", False):
 

@@ -7,7 +7,10 @@ backend named there but unavailable is an error, not a skip.  On
 array_api_strict the device is the non-default ``Device("device1")``: any
 array created without ``device=`` then fails loudly.  On torch it is the
 default (the CPU) unless ``MLP_XP_TORCH_DEVICE`` names another, e.g.
-``MLP_XP_TORCH_DEVICE=cuda``: the suite then runs torch on that GPU.
+``MLP_XP_TORCH_DEVICE=cuda``: the suite then runs torch on that GPU.  On jax
+it is JAX's default device, and the suite turns on JAX's 64-bit mode (the
+float64 tests need it; mlp_xp itself never sets it, and refuses float64
+without it).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ def _available(name: str) -> bool:
 def _backends() -> list[str]:
     requested = os.environ.get("MLP_XP_BACKENDS", "").strip()
     if not requested:
-        return [b for b in ("numpy", "array_api_strict", "torch", "cupy") if _available(b)]
+        return [b for b in ("numpy", "array_api_strict", "torch", "cupy", "jax") if _available(b)]
     names = [b.strip() for b in requested.split(",") if b.strip()]
     for name in names:
         get_namespace(name)  # raises with an install hint if unavailable
@@ -44,10 +47,22 @@ def _backends() -> list[str]:
 
 
 BACKENDS = _backends()
+if "jax" in BACKENDS:
+    importlib.import_module("jax").config.update("jax_enable_x64", True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "skip_backend(*names, reason): skip the test on these backends, for the reason given",
+    )
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
+    for marker in request.node.iter_markers("skip_backend"):
+        if request.param in marker.args:
+            pytest.skip(f"{request.param}: {marker.kwargs['reason']}")
     return request.param
 
 

@@ -12,13 +12,15 @@ from mlp_xp import training
 PACKAGE = Path(mlp_xp.__file__).parent
 # The edge: the only modules that may know array libraries by name (backends,
 # host data sets, memory-maps and sparse matrices read a batch at a time, the .npz
-# file format, plotting grids, communicators).
+# file format, plotting grids, communicators, compilers, ONNX export).
 EDGE = {
     "_backend.py",
     "_comm.py",
+    "_compile.py",
     "_engines.py",
     "_host_data.py",
     "_kernels_cupy.py",
+    "_onnx.py",
     "_model_file.py",
     "_model_metadata.py",
     "_npz.py",
@@ -26,7 +28,7 @@ EDGE = {
     "persistence.py",
     "plots.py",
 }
-LIBRARIES = {"numpy", "cupy", "cupyx", "torch", "array_api_strict", "jax", "scipy"}
+LIBRARIES = {"numpy", "cupy", "cupyx", "torch", "array_api_strict", "jax", "scipy", "ndonnx"}
 
 
 MODULES = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py"))
@@ -89,7 +91,18 @@ def test_fit_reads_the_device_once_per_epoch(monkeypatch, rng, tmp_path, source)
 # --- Layering: no import cycle, no imports hidden in functions ------------------------------
 
 # What functions may import: optional dependencies, where they are needed.
-OPTIONAL = {"sklearn", "matplotlib", "tqdm", "mlp_xp.estimators", "mpi4py", "torch", "cupy", "cupyx"}
+OPTIONAL = {
+    "sklearn",
+    "matplotlib",
+    "tqdm",
+    "mlp_xp.estimators",
+    "mpi4py",
+    "torch",
+    "cupy",
+    "cupyx",
+    "ndonnx",
+    "jax",
+}
 
 
 def _imports(source: str, module: str) -> tuple[set[str], set[str]]:

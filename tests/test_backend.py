@@ -22,7 +22,7 @@ import mlp_xp
 from mlp_xp import _backend
 from mlp_xp._backend import dtype_name, get_device, get_dtype, get_namespace, to_namespace, to_numpy
 
-ALL_NAMES = ("numpy", "cupy", "torch", "array_api_strict")
+ALL_NAMES = ("numpy", "cupy", "torch", "array_api_strict", "jax")
 
 
 def namespace_of(a):
@@ -61,6 +61,8 @@ def _module_objects():
     ]
     if "torch" in BACKENDS:
         objects.append(pytest.param(importlib.import_module("torch"), "torch", id="torch-module"))
+    if "jax" in BACKENDS:
+        objects.append(pytest.param(importlib.import_module("jax.numpy"), "jax", id="jax.numpy-module"))
     return objects
 
 
@@ -80,7 +82,7 @@ def test_array_api_strict_module_is_its_own_namespace():
     assert mlp_xp.MLP([2, 1], backend=array_api_strict).xp is array_api_strict
 
 
-@pytest.mark.parametrize("name", ["jax", "Numpy", "numpy ", "", "cuda"])
+@pytest.mark.parametrize("name", ["jax.numpy", "Numpy", "numpy ", "", "cuda"])
 def test_unknown_backend_name_lists_the_choices(name):
     pattern = expects(*(f"'{b}'" for b in ALL_NAMES), f"got {re.escape(repr(name))}")
     with pytest.raises(ValueError, match=pattern):
@@ -99,15 +101,16 @@ def test_a_non_namespace_object_is_refused(obj):
 
 
 @pytest.mark.parametrize(
-    ("name", "hint"),
+    ("name", "module", "hint"),
     [
-        ("cupy", "pip install 'mlp_xp[cuda12]'"),
-        ("torch", "pip install 'mlp_xp[torch]'"),
-        ("array_api_strict", "pip install array-api-strict"),
+        ("cupy", "cupy", "pip install 'mlp_xp[cuda12]'"),
+        ("torch", "torch", "pip install 'mlp_xp[torch]'"),
+        ("array_api_strict", "array_api_strict", "pip install array-api-strict"),
+        ("jax", "jax.numpy", "pip install 'mlp_xp[jax]'"),
     ],
 )
-def test_a_missing_package_raises_importerror_with_install_hint(monkeypatch, name, hint):
-    monkeypatch.setitem(sys.modules, name, None)  # import of `name` now fails, installed or not
+def test_a_missing_package_raises_importerror_with_install_hint(monkeypatch, name, module, hint):
+    monkeypatch.setitem(sys.modules, module, None)  # import of `module` now fails, installed or not
     match = expects(f"backend={name!r}", re.escape(hint))
     with pytest.raises(ImportError, match=match) as info:
         get_namespace(name)

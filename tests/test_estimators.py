@@ -388,7 +388,7 @@ def test_data_in_the_backends_namespace_stays_there(blobs, monkeypatch):
         ({"n_iter_no_change": 0}, ValueError, "n_iter_no_change must be >= 1"),
         ({"validation_fraction": 1.0}, ValueError, "validation_fraction must be in"),
         ({"dtype": "float16"}, ValueError, "dtype must be None, 'float32' or 'float64'"),
-        ({"backend": "jax"}, ValueError, "backend must be one of"),
+        ({"backend": "mxnet"}, ValueError, "backend must be one of"),
         ({"early_stopping": True, "validation_fraction": 0.02}, ValueError, "validation_fraction=0.02 of 60"),
     ],
 )

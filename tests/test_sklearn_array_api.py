@@ -77,7 +77,8 @@ def check_every_input(backend: str) -> dict[str, str]:
 def _results(backend: str) -> dict[str, str]:
     root = str(Path(mlp_xp.__file__).resolve().parents[1])
     path = os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])
-    env = {**os.environ, "SCIPY_ARRAY_API": "1", "PYTHONPATH": path}
+    # JAX_ENABLE_X64: float64 on backend="jax" needs JAX's 64-bit mode, as in conftest.
+    env = {**os.environ, "SCIPY_ARRAY_API": "1", "PYTHONPATH": path, "JAX_ENABLE_X64": "1"}
     done = subprocess.run(
         [sys.executable, __file__, backend], env=env, capture_output=True, text=True, check=False
     )

@@ -403,9 +403,11 @@ CONSTRUCTOR_CASES = [  # MLP kwargs (over layer_sizes=[3, 4, 2]), exception, mat
         expects("output_activation='softmax'", "at least 2 output units", r"layer_sizes\[-1\] = 1"),
     ),
     (
-        {"backend": "jax"},
+        {"backend": "mxnet"},
         ValueError,
-        expects("backend must be one of", "'numpy'", "'cupy'", "'torch'", "'array_api_strict'", "'jax'"),
+        expects(
+            "backend must be one of", "'numpy'", "'cupy'", "'torch'", "'array_api_strict'", "'jax'", "'mxnet'"
+        ),
     ),
     ({"backend": "Numpy"}, ValueError, expects("backend must be one of", "'Numpy'")),
     ({"backend": 42}, TypeError, expects("backend must be one of", "array namespace", "42")),

@@ -63,11 +63,15 @@ def _date(path: Path) -> str:
 
 
 def _kind(record: dict[str, Any]) -> str:
-    rows = record.get("rows") or [{}]
-    if "contender" in rows[0]:
+    row = (record.get("rows") or [{}])[0]
+    if "contender" in row and "workload" in row:
         return "training step"
-    if "scipy" in rows[0]:
+    if "scipy" in row:
         return "L-BFGS against SciPy"
+    if "step_us" in row:
+        return "compiled training step"
+    if "strong_efficiency" in row:
+        return "data-parallel scaling"
     return "other"
 
 
@@ -245,16 +249,15 @@ def _sweeps(rows: list[dict[str, Any]]) -> Any:
 
 
 def _evaluations(rows: list[dict[str, Any]]) -> Any:
-    """Evaluations of the objective: mlp_xp's fit, its line searches alone, and SciPy's."""
+    """Evaluations of the objective to convergence: mlp_xp's L-BFGS and SciPy's."""
     fig, ax = plt.subplots(figsize=(9, 3.8))
     labels = [f"{r['problem']}\n{r['backend']}" for r in rows]
     series = (
-        ("mlp_xp fit", [r["mlp_xp"]["evaluations_fit"] for r in rows]),
-        ("mlp_xp line searches", [r["mlp_xp"]["evaluations_line_search"] for r in rows]),
+        ("mlp_xp L-BFGS", [r["mlp_xp"]["evaluations"] for r in rows]),
         ("SciPy L-BFGS-B", [r["scipy"]["evaluations"] for r in rows]),
     )
     for i, (name, values) in enumerate(series):
-        ax.bar([x + (i - 1) * 0.27 for x in range(len(rows))], values, 0.27, label=name)
+        ax.bar([x + (i - 0.5) * 0.4 for x in range(len(rows))], values, 0.4, label=name)
     ax.set_xticks(range(len(rows)), labels, fontsize=7)
     ax.set_yscale("log")
     ax.set_ylabel("objective evaluations")

@@ -1,10 +1,11 @@
-"""The ``mlp-xp`` command line (also ``python -m mlp_xp``): train, predict, evaluate.
+"""The ``mlp-xp`` command line (also ``python -m mlp_xp``): train, predict, evaluate, export.
 
     mlp-xp train --data digits --save digits.npz --plot figures/
     mlp-xp evaluate digits.npz --data test.csv
     mlp-xp predict digits.npz --data new.csv --output labels.csv
+    mlp-xp export digits.npz digits.onnx
 
-One module per job: ``parser`` (the options), ``commands`` (the three
+One module per job: ``parser`` (the options), ``commands`` (the four
 commands), ``presets`` (the shipped data sets and their defaults), ``data``
 (reading and splitting data), ``targets`` (the task and the class labels),
 ``predictions`` (what a model, trained or saved, predicts and scores) and

@@ -1,4 +1,4 @@
-"""The commands: ``train`` fits a network, ``predict`` and ``evaluate`` read a saved model back.
+"""The commands: ``train`` fits a network; ``predict``, ``evaluate`` and ``export`` read a saved model back.
 
 Each takes the parsed options and returns the exit status; bad usage raises
 ``ValueError`` (or ``TypeError``, ``OSError``, ``ImportError``), which ``main``
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._backend import device_from_name
+from .._backend import device_from_name, dtype_name
 from .._comm import LOCAL, Communicator
 from .._engines import communicator, launched
 from .._validation import check_loss_pair
@@ -170,6 +170,15 @@ def evaluate(args: Any) -> int:
     found = read_data(args, targets=True)
     task = model_task(model, args.task)
     print(f"{score_text(model, found.x, found.y, task)} on {len(found.x)} samples of {args.data}")
+    return 0
+
+
+def export(args: Any) -> int:
+    """``mlp-xp export``: a saved model (an MLP or an estimator) as an ONNX model (``to_onnx``)."""
+    model = load(args.model)
+    network = getattr(model, "model_", model)
+    path, dtype = model.to_onnx(args.output), dtype_name(network.xp, network.dtype)
+    print(f"wrote {path}: input x of shape (N, {network.layer_sizes[0]}), {dtype}")
     return 0
 
 

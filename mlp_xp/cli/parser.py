@@ -1,4 +1,4 @@
-"""The options of ``mlp-xp train``, ``predict`` and ``evaluate``, each checked as it is parsed.
+"""The options of ``mlp-xp train``, ``predict``, ``evaluate`` and ``export``, each checked as it is parsed.
 
 Every option that can be checked alone is checked here, so that a bad value
 is refused before any data is read or any model is built.  Parser errors are
@@ -16,7 +16,7 @@ from .._backend import BACKENDS
 from .._csv_table import HEADERS
 from ..costs import COSTS
 from ..optimizers import OPTIMIZERS
-from .commands import DISTRIBUTED, evaluate, predict, train
+from .commands import DISTRIBUTED, evaluate, export, predict, train
 from .targets import TASKS
 
 
@@ -31,7 +31,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     """The ``mlp-xp`` parser; each command stores its function as ``run`` and its parser as ``parser``."""
     parser = OneLineParser(
         prog=prog or "mlp-xp",
-        description="Train multi-layer perceptrons on NumPy, CuPy, PyTorch or array-api-strict.",
+        description="Train multi-layer perceptrons on NumPy, CuPy, PyTorch, array-api-strict or JAX.",
     )
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     fit = _command(commands, "train", train, "train a network on a data set; print its losses and test score")
@@ -81,14 +81,25 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         _data_file_options(sub, target_help=f"CSV target column: index or name ({target_help})")
         sub.add_argument("--task", choices=TASKS, default="auto", help="default: the model's own")
     commands.choices["predict"].add_argument("--output", help="write the predictions there (CSV)")
+    onnx = _command(
+        commands, "export", export, 'write a saved model as an ONNX model ("mlp_xp[onnx]")', False
+    )
+    onnx.add_argument("model", metavar="MODEL.npz")
+    onnx.add_argument("output", metavar="MODEL.onnx", help="the ONNX file to write")
     return parser
 
 
-def _command(commands: Any, name: str, run: Callable[..., int], text: str) -> argparse.ArgumentParser:
+def _command(
+    commands: Any, name: str, run: Callable[..., int], text: str, devices: bool = True
+) -> argparse.ArgumentParser:
+    """A command's parser, with ``--backend`` and ``--device`` where ``devices``."""
     sub = commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
     sub.set_defaults(run=run, parser=sub)
-    sub.add_argument("--backend", choices=BACKENDS, default="numpy")
-    sub.add_argument("--device", help="a device of the backend: cuda:0 (torch), device1 (array_api_strict)")
+    if devices:
+        sub.add_argument("--backend", choices=BACKENDS, default="numpy")
+        sub.add_argument(
+            "--device", help="a device of the backend: cuda:0 (torch), device1 (array_api_strict), cpu (jax)"
+        )
     return sub
 
 

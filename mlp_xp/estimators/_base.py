@@ -31,10 +31,12 @@ class MLPEstimator(MLPParams):
     """The fit, prediction and saving that MLPClassifier and MLPRegressor share.
 
     Subclasses define ``_encode_targets(y, first, incremental, classes, seen) ->
-    (targets, loss, output activation)`` and ``_loss_scale(n_outputs)``, the
-    divisor that turns the network's training cost into scikit-learn's loss;
-    a classifier also ``_labels(y)``, its checked labels, which data-parallel
-    fits share (``seen``: the labels of every process).
+    (targets, loss, output activation)``, ``_loss_scale(n_outputs)``, the
+    divisor that turns the network's training cost into scikit-learn's loss, and
+    ``_onnx_outputs(xp, output)``, their predictions computed with ``xp`` from the
+    network's output αᴸ (for ONNX export); a classifier also ``_labels(y)``, its
+    checked labels, which data-parallel fits share (``seen``: the labels of every
+    process).
     """
 
     def __sklearn_tags__(self) -> Any:
@@ -116,6 +118,17 @@ class MLPEstimator(MLPParams):
         """αᴸ for the rows of X: an array of the model's namespace, shape (N, n_outputs_)."""
         check_is_fitted(self)
         return self.model_.forward(check_predict_X(self, X))
+
+    def to_onnx(self, path: Any) -> Any:
+        """Write the fitted estimator's predictions to ``path`` as an ONNX model; return the path.
+
+        ``model_.to_onnx`` (see ``MLP.to_onnx``): input ``x`` of shape
+        (N, ``n_features_in_``), of ``model_``'s dtype; outputs as ``_onnx_outputs``
+        says (the classifier: ``label`` and ``probabilities``; the regressor:
+        ``y``), equal to what ``predict`` and ``predict_proba`` give.
+        """
+        check_is_fitted(self)
+        return self.model_.to_onnx(path, outputs=self._onnx_outputs)
 
     def save(self, path: Any) -> Any:
         """Write the fitted estimator to ``path`` (.npz, as ``MLP.save``); ``mlp_xp.load`` reads it back.

@@ -91,6 +91,19 @@ class MLPClassifier(ClassifierMixin, MLPEstimator):
     def _loss_scale(self, n_outputs: int) -> float:
         return 1.0
 
+    def _onnx_outputs(self, xp: Any, output: Any) -> dict[str, Any]:
+        """``label`` as ``predict`` and ``probabilities`` as ``predict_proba`` give them,
+        computed with ``xp`` from αᴸ, shape (N, n_outputs_): the class of the largest
+        output, or of the output above ½ (the 0/1 matrix for multi-label targets)."""
+        kind, classes = self._label_binarizer.y_type_, xp.asarray(self.classes_)
+        if kind == "multilabel-indicator":
+            return {"label": xp.astype(output > 0.5, xp.int64), "probabilities": output}
+        if kind == "multiclass":
+            return {"label": xp.take(classes, xp.argmax(output, axis=1)), "probabilities": output}
+        above = xp.astype(output[:, 0] > 0.5, xp.int64)  # one class: always the first
+        label = xp.take(classes, above if classes.shape[0] > 1 else xp.zeros_like(above))
+        return {"label": label, "probabilities": xp.concat([1.0 - output, output], axis=1)}
+
     def _labels(self, y: Any) -> Any:
         """y's labels, checked to be classes; None for multi-label targets."""
         check_classification_targets(y)

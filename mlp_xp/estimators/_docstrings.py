@@ -70,7 +70,7 @@ PARAMETERS = """
     max_fun : int, default=15000
         "lbfgs" stops after the iteration in which its evaluations of the loss
         (and gradient) exceed ``max_fun``, with a ``ConvergenceWarning``.
-    backend : {"numpy", "cupy", "torch", "array_api_strict"}, default="numpy"
+    backend : {"numpy", "cupy", "torch", "array_api_strict", "jax"}, default="numpy"
         Where the network trains; the training data moves there once per fit.
     device : optional
         A device of the backend; default: its default device.

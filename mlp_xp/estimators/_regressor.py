@@ -73,6 +73,10 @@ class MLPRegressor(RegressorMixin, MLPEstimator):
     def _loss_scale(self, n_outputs: int) -> float:
         return float(n_outputs) if self.loss == "squared_error" else 1.0
 
+    def _onnx_outputs(self, xp: Any, output: Any) -> dict[str, Any]:
+        """``y`` as ``predict`` gives it, from αᴸ: shape (N,) for one output, else (N, n_outputs_)."""
+        return {"y": xp.reshape(output, (-1,)) if self.n_outputs_ == 1 else output}
+
     def _encode_targets(
         self, y: Any, first: bool, incremental: bool, classes: Any, seen: Any = None
     ) -> tuple[Any, str, str]:
