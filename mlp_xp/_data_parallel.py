@@ -57,9 +57,8 @@ def reduce_sums(
     device = array_api_compat.device(total)
     weight = xp.asarray(weight, dtype=dtype, device=device) if isinstance(weight, float) else weight
     scalars = xp.stack([xp.astype(weight, dtype), xp.astype(total, dtype)])
-    flat = xp.concat([*(xp.reshape(g, (-1,)) for g in grads), scalars])
-    flat[:-2] *= weight  # the local Σ wᵢ∇Cᵢ
-    flat = comm.allreduce_sum(flat)
+    local_sums = [xp.reshape(g, (-1,)) * weight for g in grads]  # the local Σ wᵢ∇Cᵢ
+    flat = comm.allreduce_sum(xp.concat([*local_sums, scalars]))
     weight, summed = flat[-2], xp.astype(flat[-1], total.dtype)
     means, start, views = flat[:-2] / xp.where(weight > 0.0, weight, 1.0), 0, []
     for g in grads:

@@ -33,9 +33,10 @@ def npy(tmp_path, name, array):
 
 
 def fitted(make_mlp, x, y, **options):
-    """A [5, 7, 3] softmax network after 3 epochs of mini-batches of 10 on (x, y)."""
+    """A [5, 7, 3] softmax network after 3 epochs of mini-batches of 10 on (x, y), eagerly:
+    host data always trains so, and a compiled program (JAX's default) rounds otherwise."""
     model = make_mlp([5, 7, 3], "relu", "softmax", seed=1)
-    options = {"loss": "cross_entropy", "lr": 0.1, "batch_size": 10, "epochs": 3, **options}
+    options = {"loss": "cross_entropy", "lr": 0.1, "batch_size": 10, "epochs": 3, "compile": False, **options}
     return model, model.fit(x, y, **options)
 
 
@@ -61,7 +62,7 @@ def test_a_memory_map_trains_as_the_array_in_memory(make_mlp, data, tmp_path, sa
 def test_real_targets_of_another_dtype_stream_as_in_memory(make_mlp, rng, tmp_path, sampling):
     """float64 data for a float32 model, real 1-D targets: cast on the host as on the device."""
     x, y = rng.normal(size=(50, 4)), rng.normal(size=50)
-    options = {"loss": "mse", "lr": 0.05, "batch_size": 8, "epochs": 2, "sampling": sampling, "seed": 0}
+    options = dict(loss="mse", lr=0.05, batch_size=8, epochs=2, sampling=sampling, seed=0, compile=False)
     model, reference = make_mlp([4, 6, 1], "tanh", seed=0), make_mlp([4, 6, 1], "tanh", seed=0)
     history = model.fit(npy(tmp_path, "x", x), npy(tmp_path, "y", y), **options)
     assert_same_fit((model, history), (reference, reference.fit(x, y, **options)))
@@ -126,7 +127,8 @@ def test_forward_reads_host_data_a_block_of_rows_at_a_time(make_mlp, data, tmp_p
     source = npy(tmp_path, "x", x) if kind == "memmap" else sparse.csr_matrix(x)
     predicted = host(model.forward(source))
     assert blocks == [(20, 5)] * 5 + [(3, 5)]
-    np.testing.assert_array_equal(predicted, host(model.forward(x)))
+    by_blocks = [host(model.forward(x[start : start + 20])) for start in range(0, len(x), 20)]
+    np.testing.assert_array_equal(predicted, np.concatenate(by_blocks))  # a GEMM's rounding may follow N
 
 
 class PlainSGD:

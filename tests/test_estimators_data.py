@@ -32,7 +32,8 @@ def test_fit_on_a_memory_map_equals_the_fit_on_the_array(
     backend, device, blobs, tmp_path, estimator, early_stopping
 ):
     """Bit for bit; with early stopping the training rows are a view of the memory-map,
-    read a batch at a time, not a copy."""
+    read a batch at a time, not a copy.  On JAX the array's fit is compiled (XLA fuses and
+    rounds otherwise) and the memory-map's eager: equal to float32 rounding there."""
     x, labels = blobs
     y = labels if estimator is MLPClassifier else x @ np.arange(1.0, 5.0)
     options = dict(
@@ -46,10 +47,11 @@ def test_fit_on_a_memory_map_equals_the_fit_on_the_array(
     reference = estimator((6,), **options).fit(x, y)
     mapped = memmap(tmp_path, x)
     fitted = estimator((6,), **options).fit(mapped, y)
+    rounding = {"rtol": 1e-5, "atol": 1e-6} if backend == "jax" else {"rtol": 0.0, "atol": 0.0}
     for got, want in zip([*fitted.coefs_, *fitted.intercepts_], [*reference.coefs_, *reference.intercepts_]):
-        np.testing.assert_array_equal(got, want)
-    assert fitted.loss_curve_ == reference.loss_curve_
-    np.testing.assert_array_equal(host(fitted.predict(mapped)), host(reference.predict(x)))
+        np.testing.assert_allclose(got, want, **rounding)
+    np.testing.assert_allclose(fitted.loss_curve_, reference.loss_curve_, **rounding)
+    np.testing.assert_allclose(host(fitted.predict(mapped)), host(reference.predict(x)), **rounding)
 
 
 def test_the_early_stopping_split_of_a_memory_map_is_a_view(blobs, tmp_path, monkeypatch):
