@@ -52,10 +52,14 @@ def tests(session: nox.Session, backend: str) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Check style and common mistakes with ruff."""
-    session.install("ruff>=0.6")
+    """Check style and common mistakes with ruff, and the types of mlp_xp with mypy."""
+    project = nox.project.load_toml("pyproject.toml")["project"]
+    # mypy reads the types of the dependencies (NumPy, array-api-compat); the optional ones
+    # are read as Any ([tool.mypy] in pyproject.toml), and the package itself from the checkout.
+    session.install(*project["dependencies"], *project["optional-dependencies"]["lint"])
     session.run("ruff", "check", "mlp_xp", "tests", "benchmarks", "noxfile.py")
     session.run("ruff", "format", "--check", "mlp_xp", "tests", "benchmarks", "noxfile.py")
+    session.run("mypy")
 
 
 @nox.session

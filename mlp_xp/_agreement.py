@@ -40,8 +40,8 @@ def agreed(comm: Any, settings: dict[str, str]) -> Iterator[Agreement]:
     failure = None
     try:
         yield agreement
-    except Exception as error:
-        failure = error
+    except Exception as exc:
+        failure = exc
     described = None if failure is None else f"{type(failure).__name__}: {failure}"
     outcomes = comm.allgather_object((described, settings, agreement.share))
     if failure is not None:

@@ -33,7 +33,7 @@ _NAME_MAX = 255  # bytes in a file name, on the common file systems
 _SUFFIX_MAX = len(".4294967295-0123456789abcdef.tmp")  # the longest ".<pid>-<random>.tmp"
 
 
-def write_atomically(target: Path, write: Callable[[BinaryIO], None]) -> None:
+def write_atomically(target: Path, write: Callable[[BinaryIO], object]) -> None:
     """Replace the content of ``target`` by what ``write(file)`` writes, crash-safely.
 
     On any error (or interruption) the old content is left as it was and the

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import array_api_compat
 import numpy as np
@@ -35,6 +35,22 @@ from ._backend import backend_name
 from .optimizers import InPlaceStep, updates_in_place
 
 COMPILERS = {"jax": "jax.jit", "torch": "torch.compile"}  # backend name: its compiler
+
+
+class Gradients(Hashable, Protocol):
+    """What ``compiled_epoch`` traces (``training.BatchGradients``): a hashable, pure
+    ``(params, batch, diagnose) -> (total, weight, grads, norms)`` of the namespace
+    ``xp``, which sums in the dtype ``wide``."""
+
+    @property
+    def xp(self) -> Any: ...
+
+    @property
+    def wide(self) -> Any: ...
+
+    def __call__(
+        self, params: list[Any], batch: tuple[Any, Any, Any], diagnose: bool
+    ) -> tuple[Any, Any, list[Any], list[Any]]: ...
 
 
 def choose_compiler(choice: Any, xp: Any, optimizer: Any, eager: str | None = None) -> str | None:
@@ -75,7 +91,7 @@ def can_compile(optimizer: Any) -> bool:
 
 def compiled_epoch(
     compiler: str,
-    gradients: Callable[..., Any],
+    gradients: Gradients,
     optimizer: Any,
     params: list[Any],
     state: Any,
@@ -126,18 +142,25 @@ def _indices(rows: Any) -> np.ndarray:
 
 
 def _step(
-    gradients: Any, optimizer: Any, params: Any, arrays: Any, data: Any, rows: Any, lr: Any, diagnose: bool
+    gradients: Gradients,
+    optimizer: Any,
+    params: Any,
+    arrays: Any,
+    data: Any,
+    rows: Any,
+    lr: Any,
+    diagnose: bool,
 ) -> Any:
     """The traced step: the batch gathered from ``data``, its gradients, the optimizer's ``apply``."""
     xp = gradients.xp
-    batch = data if rows is None else tuple(None if a is None else xp.take(a, rows, axis=0) for a in data)
-    total, weight, grads, norms = gradients(list(params), batch, diagnose)
+    x, y, w = data if rows is None else (None if a is None else xp.take(a, rows, axis=0) for a in data)
+    total, weight, grads, norms = gradients(list(params), (x, y, w), diagnose)
     params, arrays = optimizer.apply(list(params), grads, arrays, lr)
     return params, arrays, total, weight, norms
 
 
 @functools.lru_cache(maxsize=16)
-def _programs(compiler: str, gradients: Hashable, optimizer: Hashable) -> tuple[Callable[..., Any], Any]:
+def _programs(compiler: str, gradients: Gradients, optimizer: Hashable) -> tuple[Callable[..., Any], Any]:
     """The compiled step ``(params, arrays, data, rows, lr, diagnose) -> (params, arrays, total,
     weight, norms)`` and, where the compiler has one, the compiled loop over an epoch's
     batches ``(params, arrays, data, rows (n, B), lrs (n,)) -> (params, arrays, Σ total, Σ weight)``."""
@@ -151,7 +174,8 @@ def _programs(compiler: str, gradients: Hashable, optimizer: Hashable) -> tuple[
     def loop(params: Any, arrays: Any, data: Any, rows: Any, lrs: Any) -> Any:
         def body(carry: Any, xs: Any) -> Any:
             params, arrays, loss_sum, weight_sum = carry
-            params, arrays, total, weight, _ = update(params, arrays, data, *xs, False)
+            rows, lr = xs
+            params, arrays, total, weight, _ = update(params, arrays, data, rows, lr, False)
             return (params, arrays, loss_sum + total, weight_sum + weight), None
 
         zero = jax.numpy.zeros((), dtype=gradients.wide)

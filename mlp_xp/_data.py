@@ -53,7 +53,7 @@ def epoch_order(rng: Any, n: int, batch_size: int | None, sampling: str) -> tupl
     being the rows ``order[spans[k]]``, or the rows ``spans[k]`` when ``order`` is None
     (``"sequential"``, or one batch of all rows).  ``order`` is a permutation
     (``"shuffle"``) or ⌈N/M⌉·M indices drawn uniformly with replacement (``"uniform"``)."""
-    if one_batch(n, batch_size, sampling):
+    if batch_size is None or one_batch(n, batch_size, sampling):
         return None, [slice(0, n)]
     order = None
     if sampling == "shuffle":
@@ -142,8 +142,10 @@ class DeviceData:
 
     def _take(self, rows: Any) -> tuple[Any, Any, Any]:
         if isinstance(rows, slice):
-            return tuple(None if a is None else a[rows, ...] for a in self.whole())
-        return tuple(None if a is None else self.xp.take(a, rows, axis=0) for a in self.whole())
+            x, y, w = (None if a is None else a[rows, ...] for a in self.whole())
+        else:
+            x, y, w = (None if a is None else self.xp.take(a, rows, axis=0) for a in self.whole())
+        return x, y, w
 
 
 class HostData:

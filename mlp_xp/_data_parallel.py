@@ -75,7 +75,9 @@ def shard_sizes(comm: Any, n_rows: int) -> tuple[int, ...]:
 
 def n_batches(n_rows: int, batch_size: int | None, sampling: str) -> int:
     """The number of batches an epoch makes of ``n_rows`` rows (``_data.epoch_order``)."""
-    return 1 if one_batch(n_rows, batch_size, sampling) else math.ceil(n_rows / batch_size)
+    if batch_size is None or one_batch(n_rows, batch_size, sampling):
+        return 1
+    return math.ceil(n_rows / batch_size)
 
 
 class Padded:

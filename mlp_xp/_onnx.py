@@ -90,11 +90,8 @@ def _where(exc: BaseException) -> str:
     """What failed, from the traceback of ``exc``: the caller's line of source (or the
     library function) and the caller, e.g. "xp.hypot(z, 1.0) in swish (acts.py:12): NotImplementedError"."""
     frames = traceback.extract_tb(exc.__traceback__)
-    libraries = tuple(
-        os.path.dirname(sys.modules[name].__file__) + os.sep
-        for name in ("ndonnx", "spox", "onnx", "numpy")
-        if name in sys.modules
-    )
+    files = [getattr(sys.modules.get(name), "__file__", None) for name in ("ndonnx", "spox", "onnx", "numpy")]
+    libraries = tuple(os.path.dirname(file) + os.sep for file in files if file is not None)
     first = next((i for i, frame in enumerate(frames) if frame.filename.startswith(libraries)), len(frames))
     caller = frames[max(first - 1, 0)]
     operation = f"`{caller.line}`" if caller.line else frames[-1].name

@@ -61,17 +61,18 @@ def register_activation(
     check_new_name(name, ACTIVATIONS, "an activation")
     if not callable(value):
         raise TypeError(f"value must be a callable (xp, z) -> Φ(z), got {value!r}")
-    if (derivative is None) == (vjp is None):
-        raise TypeError("give exactly one of derivative=(xp, z, a) -> Φ'(z) or vjp=(xp, z, a, g) -> Φ'(z)⊙g")
-    if not callable(derivative if vjp is None else vjp):
-        raise TypeError(f"derivative/vjp must be callable, got {derivative if vjp is None else vjp!r}")
-    if init not in INITS:
-        raise ValueError(f"init must be one of {', '.join(map(repr, INITS))}, got {init!r}")
-    if vjp is None:
+    if derivative is not None and vjp is None:
 
         def vjp(xp: Any, z: Any, a: Any, g: Any) -> Any:
             return derivative(xp, z, a) * g
 
+    elif derivative is not None or vjp is None:
+        raise TypeError("give exactly one of derivative=(xp, z, a) -> Φ'(z) or vjp=(xp, z, a, g) -> Φ'(z)⊙g")
+    given = vjp if derivative is None else derivative
+    if not callable(given):
+        raise TypeError(f"derivative/vjp must be callable, got {given!r}")
+    if init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(map(repr, INITS))}, got {init!r}")
     ACTIVATIONS[name] = Activation(name, value, vjp, init=init)
     return ACTIVATIONS[name]
 

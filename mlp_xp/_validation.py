@@ -153,7 +153,10 @@ def check_parameters(
     arrays of its namespace, dtype and device, shaped as ``layer_sizes`` needs.
     Reads nothing from the device."""
     n_layers = len(layer_sizes) - 1
-    shapes = {"weights": list(pairwise(layer_sizes)), "biases": [(n,) for n in layer_sizes[1:]]}
+    shapes: dict[str, list[tuple[int, ...]]] = {
+        "weights": list(pairwise(layer_sizes)),
+        "biases": [(n,) for n in layer_sizes[1:]],
+    }
     for name, arrays in (("weights", weights), ("biases", biases)):
         if not isinstance(arrays, list) or len(arrays) != n_layers:
             got = f"a list of {len(arrays)}" if isinstance(arrays, list) else f"a {type(arrays).__name__}"

@@ -29,7 +29,7 @@ from .history import BestEpoch, History
 from .optimizers import optimizer_config
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Checkpoint:
     """Where ``fit`` keeps its progress, and how often it writes it.
 
@@ -43,11 +43,11 @@ class Checkpoint:
     """
 
     path: Path
-    every: int = 1
+    every: int
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "path", persistence.model_path(self.path))
-        object.__setattr__(self, "every", check_int(self.every, "every"))
+    def __init__(self, path: str | os.PathLike[str], every: int = 1) -> None:
+        object.__setattr__(self, "path", persistence.model_path(path))
+        object.__setattr__(self, "every", check_int(every, "every"))
 
 
 def as_checkpoint(value: Any) -> Checkpoint | None:
@@ -61,10 +61,11 @@ def as_checkpoint(value: Any) -> Checkpoint | None:
 
 @dataclass(frozen=True)
 class Saved:
-    """A checkpoint file found by ``fit``: its path and content."""
+    """A checkpoint file found by ``fit``: its path, content and checkpoint entry."""
 
     path: Path
     content: persistence.CheckpointFile
+    entry: dict[str, Any]
 
 
 def find_saved(checkpoint: Checkpoint | None, model: Any) -> Saved | None:
@@ -72,7 +73,8 @@ def find_saved(checkpoint: Checkpoint | None, model: Any) -> Saved | None:
     if checkpoint is None or not checkpoint.path.exists():
         return None
     content = persistence.read_checkpoint(checkpoint.path)
-    if content.entry is None:
+    entry = content.entry
+    if entry is None:
         raise _other(checkpoint.path, "it is a model file without a checkpoint entry (one that save wrote)")
     held = _architecture(content.snapshot.layer_sizes, content.snapshot.activations, content.snapshot.dtype)
     this = _architecture(
@@ -80,13 +82,13 @@ def find_saved(checkpoint: Checkpoint | None, model: Any) -> Saved | None:
     )
     if held != this:
         raise _other(checkpoint.path, f"it holds a network {held}, and this model is {this}")
-    if content.entry["start"] != model.n_updates:
+    if entry["start"] != model.n_updates:
         raise _other(
             checkpoint.path,
-            f"its fit started from a model that had made {content.entry['start']} updates, "
+            f"its fit started from a model that had made {entry['start']} updates, "
             f"and this model has made {model.n_updates}",
         )
-    return Saved(checkpoint.path, content)
+    return Saved(checkpoint.path, content, entry)
 
 
 class CheckpointRun:
@@ -109,15 +111,15 @@ class CheckpointRun:
             raise ValueError(f"checkpoint {str(checkpoint.path)!r} cannot be written: {exc}") from exc
         self.history, self.best = History(), BestEpoch(config.early_stopping)
         if saved is not None:
-            if saved.content.entry["data"] != self.data:
-                held = _describe(saved.content.entry["data"])
+            if saved.entry["data"] != self.data:
+                held = _describe(saved.entry["data"])
                 raise _other(saved.path, f"its fit trained on {held}, and this one on {_describe(self.data)}")
-            self._continue(saved.content, model)
+            self._continue(saved, model)
 
     @property
     def finished(self) -> bool:
         """Whether the file is that of a fit which returned: nothing is left to train."""
-        return self.saved is not None and self.saved.content.entry["finished"]
+        return self.saved is not None and self.saved.entry["finished"]
 
     def replay(self, schedule: Any) -> None:
         """Let a schedule of the caller's, which hears each epoch's loss, hear the restored ones."""
@@ -136,9 +138,10 @@ class CheckpointRun:
         self._write(model, None, finished=True)
 
     def _write(self, model: Any, best: BestEpoch | None, finished: bool) -> None:
-        bookkeeping = None
+        bookkeeping, best_params = None, None
         if best is not None and best.rule is not None:
-            params = best.best_params is not None
+            best_params = best.best_params
+            params = best_params is not None
             bookkeeping = {"value": _to_json(best.best), "bad_epochs": best.bad_epochs, "params": params}
         entry = {
             "finished": finished,
@@ -147,12 +150,12 @@ class CheckpointRun:
             "history": _history_entry(self.history),
             "best": bookkeeping,
         }
-        best_params = None if bookkeeping is None else best.best_params
         persistence.save_checkpoint(model, self.checkpoint.path, entry, self.rng, best_params)
 
-    def _continue(self, content: persistence.CheckpointFile, model: Any) -> None:
-        """The History, batch generator and best-epoch bookkeeping of ``content``, on ``model``'s device."""
-        entry, self.rng = content.entry, content.rng
+    def _continue(self, saved: Saved, model: Any) -> None:
+        """The History, batch generator and best-epoch bookkeeping of ``saved``, on ``model``'s device."""
+        entry, content = saved.entry, saved.content
+        self.rng = content.rng
         self.history = _history(entry["history"])
         if entry["best"] is not None:
             self.best.best = float(entry["best"]["value"])
@@ -169,8 +172,10 @@ def _history_entry(history: History) -> dict[str, Any]:
 
 
 def _history(entry: dict[str, Any]) -> History:
-    lists = {key: [_from_json(value) for value in entry[key]] for key in HISTORY_LISTS}
-    return History(**lists, **{key: entry[key] for key in (*HISTORY_FLAGS, "best_epoch")})
+    fields: dict[str, Any] = {key: entry[key] for key in (*HISTORY_FLAGS, "best_epoch")}
+    for key in HISTORY_LISTS:
+        fields[key] = [_from_json(value) for value in entry[key]]
+    return History(**fields)
 
 
 def _to_json(value: Any) -> Any:

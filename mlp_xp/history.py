@@ -77,7 +77,8 @@ class BestEpoch:
     restore it, a copy of its parameters (callbacks may change the model's arrays)."""
 
     def __init__(self, rule: EarlyStopping | None) -> None:
-        self.rule, self.best, self.best_params, self.bad_epochs = rule, math.inf, None, 0
+        self.rule, self.best, self.bad_epochs = rule, math.inf, 0
+        self.best_params: list[Any] | None = None
 
     def update(self, history: History, params: list[Any]) -> bool:
         """Note the epoch just recorded, with its parameters; True when patience has run out."""

@@ -158,8 +158,9 @@ class LBFGS:
                 return list(params), _state(memory, counts, status, (value0, params, grads))
             phi = _restriction(xp, params, direction, value_and_grad)
             first = 1.0 if memory else 1.0 / length  # along −∇𝓔, a first step of length 1 (SciPy's)
-            search = {"c1": self.c1, "c2": self.c2, "max_evaluations": self.max_line_search}
-            point, evaluations = strong_wolfe(phi, value0, slope0, first, **search)
+            point, evaluations = strong_wolfe(
+                phi, value0, slope0, first, c1=self.c1, c2=self.c2, max_evaluations=self.max_line_search
+            )
             counts["n_evaluations"] += evaluations
             if point is not None:
                 return self._accept(memory, counts, point, value0, slope0, direction, grads)

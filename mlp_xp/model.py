@@ -21,7 +21,7 @@ from ._backend import (
     portable_device,
 )
 from ._compile import choose_compiler
-from ._data import DeviceData, TrainingData, feature_blocks, streamed
+from ._data import DeviceData, HostData, TrainingData, feature_blocks, streamed
 from ._engines import communicator
 from ._host_data import whole
 from .activations import get_activation
@@ -471,7 +471,7 @@ class MLP:
         """The fit's batches, validated (and, unless read from the host a batch at a
         time, moved to the model's device once per fit), and its validation arrays."""
         check.check_loss_pair(cost, self.phis[-1])
-        batches = streamed(self, cost, x, y, sample_weight, config)
+        batches: HostData | DeviceData | None = streamed(self, cost, x, y, sample_weight, config)
         if batches is None:
             x, y = self._prepare(x, y, cost)
             if sample_weight is not None:

@@ -103,7 +103,8 @@ def forward(
     -----
     ζʲ = Ωʲᵀ αʲ⁻¹ + βʲ and αʲ = Φ(ζʲ) for j = 1..L, row-wise: ``z = a @ W + b``.
     """
-    zs, activations = [], [x]
+    zs: list[Any] = []
+    activations = [x]
     for W, b, phi in zip(weights, biases, phis):
         z = activations[-1] @ W
         keep = output or len(zs) + 1 < len(phis)
@@ -130,7 +131,7 @@ def output_error(xp: Any, phi: Activation, cost: Cost, z: Any, a: Any, y: Any) -
     one it was made for (``is_fused``; ``a`` is then not read); otherwise the
     general vector–Jacobian product.
     """
-    if is_fused(phi, cost):
+    if cost.fused is not None and is_fused(phi, cost):
         return cost.fused(xp, y, z)
     return cost.value(xp, y, a), phi.vjp(xp, z, a, cost.grad(xp, y, a))
 

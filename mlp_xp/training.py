@@ -32,6 +32,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
+from types import FrameType
 from typing import Any
 
 from ._backend import host_floats, quiet_overflow
@@ -180,7 +181,7 @@ def _epoch(
     With a compiler, ``_compiled_epoch``.
     """
     if config.compiler is not None:
-        return _compiled_epoch(model, data, cost, config, rng, params, state, step, wide)
+        return _compiled_epoch(config.compiler, model, data, cost, config, rng, params, state, step, wide)
     loss_sum, weight_sum = 0.0, 0.0
     epoch_batches = data.batches.epoch(rng, config.batch_size, config.sampling)
     if config.shards:  # as many steps as every other process, empty once this one's rows are used up
@@ -195,6 +196,7 @@ def _epoch(
 
 
 def _compiled_epoch(
+    compiler: str,
     model: Any,
     data: TrainingData,
     cost: Cost,
@@ -205,20 +207,20 @@ def _compiled_epoch(
     step: int,
     wide: Any,
 ) -> tuple[list[Any], Any, int, tuple[Any, Any, list[Any]]]:
-    """``_epoch`` run by ``_compile``: ``BatchGradients`` and the optimizer's ``apply``
-    traced once; the batch order (drawn as for the eager loop, but kept on the host,
+    """``_epoch`` run by ``_compile``'s ``compiler``: ``BatchGradients`` and the optimizer's
+    ``apply`` traced once; the batch order (drawn as for the eager loop, but kept on the host,
     then moved in one transfer), the learning rates and the optimizer's numbers
     computed on the host before the epoch runs."""
     n = data.batches.n_rows
     order, spans = epoch_order(rng, n, config.batch_size, config.sampling)
     if one_batch(n, config.batch_size, config.sampling):
-        rows = [None]
+        rows: list[Any] = [None]
     else:
         rows = spans if order is None else [order[span] for span in spans]
     lrs = [learning_rate(config.schedule, step + k) for k in range(len(rows))]
     gradients, arrays = BatchGradients.of(model, cost, config, wide), data.batches.whole()
     params, state, sums = compiled_epoch(
-        config.compiler, gradients, config.optimizer, params, state, arrays, rows, lrs
+        compiler, gradients, config.optimizer, params, state, arrays, rows, lrs
     )
     return params, state, step + len(rows), sums
 
@@ -294,16 +296,16 @@ class BatchGradients:
 
     def __call__(
         self, params: list[Any], batch: tuple[Any, Any, Any], diagnose: bool = False
-    ) -> tuple[Any, Any, list[Any], list[Any] | None]:
+    ) -> tuple[Any, Any, list[Any], list[Any]]:
         """The batch's summed (weighted) cost with penalty and its total weight (see
         ``objective_gradients``), the gradients (weights then biases), clipped to a
         global norm of ``clip_norm``, and with ``diagnose`` the norms ‖∇Ωʲ‖ taken
-        before clipping (0-d arrays; else None)."""
+        before clipping (0-d arrays; else an empty list)."""
         xp = self.xp
         total, weight, dW, db = objective_gradients(
             xp, params, self.phis, batch, self.cost, self.alpha, self.wide, reduce=self.reduce
         )
-        norms = [global_norm(xp, [g]) for g in dW] if diagnose else None
+        norms = [global_norm(xp, [g]) for g in dW] if diagnose else []
         grads = [*dW, *db]
         if self.clip_norm is not None:
             norm = global_norm(xp, grads)
@@ -322,7 +324,7 @@ def _update(
     wide: Any,
     *,
     diagnose: bool = False,
-) -> tuple[list[Any], Any, Any, Any, list[Any] | None]:
+) -> tuple[list[Any], Any, Any, Any, list[Any]]:
     """One update on a batch ``(x, y, sample weights or None)``: backpropagation,
     L2 penalty, clipping, the optimizer's step.
 
@@ -362,7 +364,7 @@ def _value_and_grad_update(
     step: int,
     wide: Any,
     diagnose: bool,
-) -> tuple[list[Any], Any, Any, Any, list[Any] | None]:
+) -> tuple[list[Any], Any, Any, Any, list[Any]]:
     """``_update`` for an optimizer that evaluates θ ↦ (𝓔, ∇𝓔) itself (L-BFGS's line search).
 
     In full-batch training 𝓔 and ∇𝓔 at θ are those its state keeps of the θ its
@@ -380,7 +382,7 @@ def _value_and_grad_update(
     if config.batch_size is not None:  # each batch has its own objective: evaluate at every step
         state = without_evaluation(state)
     value, grads, state = value_and_grad_from_state(params, state, value_and_grad)
-    norms = [global_norm(xp, [g]) for g in grads[: len(model.phis)]] if diagnose else None
+    norms = [global_norm(xp, [g]) for g in grads[: len(model.phis)]] if diagnose else []
     lr = learning_rate(config.schedule, step)
     params, state = config.optimizer.step(
         params, grads, state, lr, value=value, value_and_grad=value_and_grad
@@ -463,7 +465,8 @@ def _diverged(on_divergence: str, epoch: int) -> None:
 def _caller_level() -> int:
     """The ``stacklevel`` that makes a warning issued by this module's caller point at
     the first frame outside the mlp_xp package: the user's line."""
-    frame, level = sys._getframe(1), 1
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         frame, level = frame.f_back, level + 1
     return level

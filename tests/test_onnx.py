@@ -129,6 +129,13 @@ def test_what_ndonnx_cannot_express_is_named_and_nothing_is_written(hypot_activa
 
 
 @host_only
+def test_a_library_without_a_file_leaves_the_error_named(hypot_activation, monkeypatch, tmp_path):
+    monkeypatch.setattr(sys.modules["spox"], "__file__", None)  # as a namespace package
+    with pytest.raises(ValueError, match=r"ndonnx .* cannot express `.*xp\.hypot\(z, 1\.0\).*` in <lambda>"):
+        mlp_xp.MLP([3, 4, 2], "soft_abs", seed=0).to_onnx(tmp_path / "m.onnx")
+
+
+@host_only
 def test_without_ndonnx_the_error_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "ndonnx", None)
     with pytest.raises(ImportError, match=re.escape('pip install "mlp_xp[onnx]"')):

@@ -37,6 +37,8 @@ def training_data(args: Any, preset: Preset) -> TrainingData:
         names = ", ".join(LOADERS)
         raise ValueError(f"--data must be one of {names} or a .csv or .npz file, got {args.data!r}")
     found = read_data(args, targets=True)
+    if found.y is None:  # read_file gives the targets of a target column
+        raise ValueError(f"--data {args.data!r} holds no targets")
     split = datasets.split(found.x, found.y, fraction, args.seed)
     return TrainingData(Path(args.data).name, *split, header=describe_header(args, found))
 

@@ -132,7 +132,8 @@ def class_weights(class_weight: Any, y: Any, incremental: bool) -> Any:
             )
         for weights in dicts:
             for label, weight in weights.items():
-                if not (isinstance(weight, numbers.Real) and 0.0 <= weight < float("inf")):
+                # by <, which every numbers.Real has: neither negative, nor inf or NaN
+                if not isinstance(weight, numbers.Real) or weight < 0.0 or not weight < float("inf"):
                     raise ValueError(f"class_weight[{label!r}] must be a finite number >= 0, got {weight!r}")
     try:
         return compute_sample_weight(class_weight, y)

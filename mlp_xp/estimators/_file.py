@@ -61,11 +61,11 @@ def estimator_from_entry(entry: Any, layer_sizes: list[int]) -> MLPClassifier | 
     if "feature_names_in_" in fitted:
         estimator.feature_names_in_ = column_or_1d(fitted["feature_names_in_"], dtype=object)
     if "_adaptive" in fitted:
-        state = fitted["_adaptive"]
-        estimator._adaptive = Adaptive(estimator.learning_rate_init)
-        if not isinstance(state, dict) or set(state) != set(vars(estimator._adaptive)):
-            raise ValueError(f"_adaptive must be {sorted(vars(estimator._adaptive))}, got {state!r}")
-        vars(estimator._adaptive).update(state)
+        state, adaptive = fitted["_adaptive"], Adaptive(estimator.learning_rate_init)
+        if not isinstance(state, dict) or set(state) != set(vars(adaptive)):
+            raise ValueError(f"_adaptive must be {sorted(vars(adaptive))}, got {state!r}")
+        vars(adaptive).update(state)
+        estimator._adaptive = adaptive
     if isinstance(estimator, MLPClassifier):
         estimator._label_binarizer, estimator.classes_ = _binarizer(
             fitted["classes_"], fitted["label_type"], layer_sizes[-1]

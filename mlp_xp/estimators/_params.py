@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,10 +112,10 @@ class MLPParams(BaseEstimator):
             )
 
     def _hidden_sizes(self) -> list[int]:
-        sizes = self.hidden_layer_sizes
+        sizes: object = self.hidden_layer_sizes  # as the user set it: checked here
         if isinstance(sizes, numbers.Integral):
             sizes = [sizes]
-        if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Iterable):
             raise TypeError(f"hidden_layer_sizes must be an int or a sequence of ints, got {sizes!r}")
         return [check.check_int(n, f"hidden_layer_sizes[{i}]") for i, n in enumerate(sizes)]
 
