@@ -117,4 +117,4 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
-html_sidebars = {"index": [], "getting_started": [], "math": []}
+html_sidebars = {"index": [], "getting_started": [], "math": [], "testing": []}

@@ -9,10 +9,16 @@ not needed: the pages are read as text.
 """
 
 import ast
+import importlib
+import os
 import re
 import shlex
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import mlp_xp
@@ -23,7 +29,7 @@ DOCS = Path(__file__).parents[1] / "docs"
 GENERATED = ("_build", "auto_examples", "api/generated", "benchmarks/generated")
 PAGES = sorted(p for p in DOCS.rglob("*.md") if not p.relative_to(DOCS).as_posix().startswith(GENERATED))
 FENCE = re.compile(r"^```(python|console)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
-BACKEND_MODULES = {"cupy": "cupy", "torch": "torch", "array_api_strict": "array_api_strict"}
+BACKEND_MODULES = {"cupy": "cupy", "torch": "torch", "array_api_strict": "array_api_strict", "jax": "jax"}
 
 
 def blocks(page: Path) -> list[tuple[str, str]]:
@@ -94,9 +100,14 @@ def test_the_cost_and_activation_tables_name_every_built_in():
 
 
 def test_the_api_reference_lists_every_public_name():
-    """A public name added to ``mlp_xp`` gets its page: one line in ``docs/api/index.rst``."""
+    """A public name added to ``mlp_xp`` or to one of its subpackages (``estimators``, ``cli``)
+    gets its page: one line in ``docs/api/index.rst``."""
     entries = set(re.findall(r"^   (\S+)$", (DOCS / "api" / "index.rst").read_text(encoding="utf-8"), re.M))
-    missing = {*mlp_xp.__all__, "MLPClassifier", "MLPRegressor"} - entries
+    public = {*mlp_xp.__all__, "MLPClassifier", "MLPRegressor"}
+    for subpackage in ("estimators", "cli"):
+        names = importlib.import_module(f"mlp_xp.{subpackage}").__all__
+        public |= {f"{subpackage}.{name}" for name in names if name not in public}
+    missing = public - entries
     assert not missing, f"add these to an autosummary list of docs/api/index.rst: {sorted(missing)}"
 
 
@@ -104,3 +115,31 @@ def test_the_pages_with_code_are_found():
     """A guard on the block parser: a page whose blocks it missed would not be tested."""
     found = {name(p) for p in PAGES if blocks(p)}
     assert {"getting_started.md", "user_guide/training.md", "user_guide/command_line.md"} <= found
+
+
+MPIEXEC = shutil.which("mpiexec") or shutil.which("mpiexec", path=str(Path(sys.executable).parent))
+
+
+@pytest.mark.skipif(
+    MPIEXEC is None or not installed("mpi4py"), reason="needs mpiexec and mpi4py (pip install mpi4py mpich)"
+)
+def test_the_distributed_script_runs_under_mpiexec(tmp_path, rng):
+    """The distributed page's ``train.py`` (a ``code-block``, which a single process cannot run)
+    trains under ``mpiexec -n 2`` on files of 128 rows and writes one model."""
+    page = (DOCS / "user_guide" / "distributed.md").read_text(encoding="utf-8")
+    script = re.search(r"```\{code-block\} python\n:caption: train\.py.*?\n\n(.*?)^```$", page, re.S | re.M)
+    (tmp_path / "train.py").write_text(script.group(1), encoding="utf-8")
+    np.save(tmp_path / "x.npy", rng.random((128, 784)))
+    np.save(tmp_path / "y.npy", rng.integers(0, 10, size=128))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(DOCS.parent), os.environ.get("PYTHONPATH", "")])}
+    job = subprocess.run(
+        [MPIEXEC, "-n", "2", sys.executable, "train.py"],
+        cwd=tmp_path,
+        env={**env, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert job.returncode == 0, job.stderr[-4000:]
+    model = mlp_xp.load(tmp_path / "model.npz")
+    assert model.layer_sizes == [784, 256, 10] and model.n_updates == 10  # 64 rows a process: 1 step an epoch

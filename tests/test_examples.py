@@ -1,5 +1,8 @@
 """The README's example and its main job, ``python3 -m mlp_xp train --data digits``, run and
-reach their promised accuracy."""
+reach their promised accuracy; the examples of the user guide print what the pages promise.
+
+``tests/test_docs_code.py`` runs every block of the pages; the tests here check what a
+block prints or holds, on every backend where the page names one."""
 
 import re
 import sys
@@ -14,6 +17,18 @@ from mlp_xp.cli import main
 from mlp_xp.costs import COSTS
 
 README = Path(__file__).parents[1] / "README.md"
+GUIDE = Path(__file__).parents[1] / "docs" / "user_guide"
+
+
+def python_blocks(page: str) -> list[str]:
+    """The ```` ```python ```` blocks of a user-guide page, in order."""
+    return re.findall(r"^```python\n(.*?)^```$", (GUIDE / page).read_text(encoding="utf-8"), re.S | re.M)
+
+
+def block_with(page: str, text: str) -> str:
+    """The one ```` ```python ```` block of ``page`` that contains ``text``."""
+    (code,) = [block for block in python_blocks(page) if text in block]
+    return code
 
 
 def test_readme_example_runs(backend, capsys):
@@ -39,9 +54,8 @@ def test_main_job_reports_a_missing_backend_as_a_usage_error(monkeypatch, capsys
     assert "pip install 'mlp_xp[cuda12]'" in capsys.readouterr().err
 
 
-def test_readme_extension_example_registers_and_checks(capsys):
-    text = README.read_text(encoding="utf-8")
-    code = re.search(r"### Your own activations.*?```python\n(.*?)```", text, re.S).group(1)
+def test_the_extension_example_registers_and_checks(capsys):
+    code = block_with("costs_and_activations.md", "register_activation(")
     try:
         exec(code, {})
     finally:
@@ -50,28 +64,26 @@ def test_readme_extension_example_registers_and_checks(capsys):
     assert float(capsys.readouterr().out) < 1e-6
 
 
-def test_readme_estimator_example_runs(capsys):
-    text = README.read_text(encoding="utf-8")
-    code = re.search(r"## scikit-learn estimators.*?```python\n(.*?)```", text, re.S).group(1)
-    exec(code, {})
+def test_the_estimator_example_reaches_its_accuracy(capsys):
+    exec(python_blocks("estimators.md")[0], {})
     assert float(re.search(r"accuracy ([\d.]+)%", capsys.readouterr().out).group(1)) >= 95.0
 
 
-def test_readme_line_search_example_prints_what_the_readme_shows(backend, capsys):
+def test_the_line_search_example_prints_what_the_page_shows(backend, capsys):
     """Seed 004's gradient descent with Armijo backtracking and the exact line search: the
-    errors and steps printed are those the README shows, on every backend."""
-    text = README.read_text(encoding="utf-8")
+    errors and steps printed are those the optimizers page shows, on every backend."""
+    text = (GUIDE / "optimizers.md").read_text(encoding="utf-8")
     code, shown = re.search(
-        r"### Optimizers.*?Seed 004's gradient descent.*?```python\n(.*?)```\n\n```text\n(.*?)```", text, re.S
+        r"Seed 004's gradient descent on its four.*?```python\n(.*?)```\n\n```text\n(.*?)```", text, re.S
     ).groups()
-    exec(code.replace('backend="numpy"', f"backend={backend!r}"), {})
+    exec(code.replace('backend="numpy"', f"backend={backend!r}"), {"mlp_xp": mlp_xp})
     assert capsys.readouterr().out == shown
 
 
-def test_readme_large_and_sparse_data_examples_run(tmp_path, monkeypatch, rng):
-    """The section's examples, on files of 600 rows, 4 features and 3 classes."""
-    text = README.read_text(encoding="utf-8")
-    training, dask = re.findall(r"```python\n(.*?)```", text.split("## Large and sparse data")[1], re.S)[:2]
+def test_the_large_and_sparse_data_examples_run(tmp_path, monkeypatch, rng):
+    """The page's examples, on files of 600 rows, 4 features and 3 classes of this test's own."""
+    training = block_with("large_data.md", "sparse.csr_matrix")
+    dask = block_with("large_data.md", "Incremental")
     labels = rng.integers(0, 3, size=600)
     counts = rng.poisson(0.3, size=(600, 4)) + 2.0 * np.eye(4)[labels]
     monkeypatch.chdir(tmp_path)

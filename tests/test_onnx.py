@@ -24,7 +24,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("ndonnx")
 
-README = Path(__file__).parents[1] / "README.md"
+ONNX_PAGE = Path(__file__).parents[1] / "docs" / "user_guide" / "onnx.md"
 host_only = pytest.mark.skipif("numpy" not in BACKENDS, reason="host-side export: run with numpy")
 short_training = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 TOLERANCE = {"float32": 1e-5, "float64": 1e-12}
@@ -149,10 +149,10 @@ def test_a_bad_path_is_refused(tmp_path):
 
 
 @host_only
-def test_the_readme_example_exports_the_example_model(tmp_path, monkeypatch, capsys):
-    text = README.read_text(encoding="utf-8")
-    example = re.search(r"## Example\n\n```python\n(.*?)```", text, re.S).group(1)
-    export = re.search(r"## ONNX export.*?```python\n(.*?)```", text, re.S).group(1)
+def test_the_guide_example_exports_its_model(tmp_path, monkeypatch):
+    """The ONNX page's model and its export: onnxruntime gives what ``forward`` gives."""
+    text = ONNX_PAGE.read_text(encoding="utf-8")
+    example, export = re.findall(r"^```python\n(.*?)^```$", text, re.S | re.M)[:2]
     monkeypatch.chdir(tmp_path)
     namespace = {}
     exec(example + export, namespace)

@@ -4,7 +4,7 @@
   entries of ``ACTIVATIONS``, ``COSTS`` or ``OPTIMIZERS`` as a table;
 - ``mlp-xp-data`` (a public data name): its entry in the API reference, and its
   summary in the API tables;
-- ``mlp-xp-help`` (``train``, ``predict``, ``evaluate`` or nothing): the
+- ``mlp-xp-help`` (``train``, ``predict``, ``evaluate``, ``export`` or nothing): the
   ``--help`` text of ``mlp-xp``.
 """
 
