@@ -488,3 +488,39 @@ def test_the_command_line_trains_with_lbfgs(data, capsys, tmp_path):
     assert "; training accuracy 100.0%\n" in out
     if data == "seed004":
         assert float(host(mlp_xp.load(tmp_path / "m.npz").biases[0])[0]) == 0.0
+
+
+# --- what fit records of its L-BFGS steps -----------------------------------------------------------
+
+
+def test_fit_records_each_epoch_at_the_start_of_its_step(make_mlp, rng):
+    """Each epoch of a full-batch L-BFGS fit records 𝓔 and the layers' ‖∇Ωʲ‖ at the θ its
+    step starts from (the model before the fit, then after each epoch's callbacks), in
+    float64, whether the step evaluated them or took those its state kept from the last
+    line search; and the schedule hears each update's index, as for any optimizer."""
+    x, y = rng.normal(size=(12, 3)), rng.normal(size=(12, 2))
+    model = make_mlp([3, 4, 2], "tanh", dtype="float64", seed=1)
+    starts, steps = [parameters(model)], []
+
+    def record(model, history):
+        starts.append(parameters(model))
+
+    history = model.fit(
+        x,
+        y,
+        optimizer="lbfgs",
+        batch_size=None,
+        epochs=3,
+        callbacks=[record],
+        lr_schedule=lambda k: steps.append(k) or 0.1,
+    )
+    assert history.n_epochs == 3 and steps == [0, 1, 2]
+    reference = make_mlp([3, 4, 2], "tanh", dtype="float64", seed=1)
+    xp, n_layers = reference.xp, len(reference.weights)
+    for epoch, start in enumerate(starts[:3]):
+        reference.weights[:] = [xp.asarray(p, device=reference.device) for p in start[:n_layers]]
+        reference.biases[:] = [xp.asarray(p, device=reference.device) for p in start[n_layers:]]
+        value, dW, _ = reference.gradients(x, y, "mse")
+        assert history.loss[epoch] == pytest.approx(value, rel=1e-13, abs=0.0)
+        norms = [np.linalg.norm(host(g)) for g in dW]
+        assert history.layer_grad_norms[epoch] == pytest.approx(norms, rel=1e-12)

@@ -243,3 +243,13 @@ def test_exact_flag_is_checked_and_saved():
     config = optimizer_config(LineSearchGD(exact=True))
     assert config == {"name": "line_search", "c": 1e-4, "shrink": 0.5, "max_halvings": 30, "exact": True}
     assert optimizer_from_config(config) == LineSearchGD(exact=True)
+
+
+def test_line_search_in_fit_with_an_l2_penalty_decreases_the_penalised_loss(make_mlp, rng):
+    """Unweighted rows and α > 0: the objective that the backtracking search compares is
+    𝓔_α, penalty included, on every backend, so the recorded 𝓔_α falls at every epoch."""
+    x, y = rng.normal(size=(12, 3)), rng.normal(size=(12, 2))
+    model = make_mlp([3, 4, 2], "tanh", dtype="float64", seed=0)
+    options = dict(optimizer=LineSearchGD(), alpha=0.5, lr=4.0, batch_size=None, epochs=6)
+    history = model.fit(x, y, loss="mse", **options)
+    assert all(np.diff(history.loss) < 0.0)
