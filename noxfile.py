@@ -140,7 +140,7 @@ def mutation(session: nox.Session) -> None:
     functions that changed; delete the folder for a fresh run.
     """
     session.install("-e", ".[test]", "mutmut>=3.8")
-    env = {"MLP_XP_BACKENDS": "numpy"}
+    env = {"MLP_XP_BACKENDS": "numpy", "DASK_SCHEDULER": "synchronous"}  # dask's threads hang in forks
     session.run("mutmut", "run", *session.posargs, env=env)
     results = session.run("mutmut", "results", "--all", "true", env=env, silent=True) or ""
     listed = set(re.findall(r"`(\w+\.x\w+__mutmut_\d+)`", Path("tests/mutation/equivalent.md").read_text()))
