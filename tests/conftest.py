@@ -128,3 +128,18 @@ VALID_PAIRS = [
     for output, loss in itertools.product(mlp_xp.ACTIVATIONS, COSTS)
     if COSTS[loss].output_activation in (None, output)
 ]
+
+
+@pytest.fixture
+def swish():
+    """A user activation registered for one test: swish(z) = z σ(z), written with xp."""
+
+    def value(xp, z):
+        return z * mlp_xp.activations.sigmoid(xp, z)
+
+    def derivative(xp, z, a):
+        s = mlp_xp.activations.sigmoid(xp, z)
+        return s + z * s * (1.0 - s)
+
+    yield mlp_xp.register_activation("swish", value, derivative, init="he")
+    del mlp_xp.ACTIVATIONS["swish"]

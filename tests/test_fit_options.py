@@ -204,21 +204,6 @@ def test_a_model_pickles_with_its_backend(make_mlp, data):
 
 
 @pytest.fixture
-def swish():
-    """A user activation registered for one test: swish(z) = z σ(z)."""
-
-    def value(xp, z):
-        return z * mlp_xp.activations.sigmoid(xp, z)
-
-    def derivative(xp, z, a):
-        s = mlp_xp.activations.sigmoid(xp, z)
-        return s + z * s * (1.0 - s)
-
-    yield mlp_xp.register_activation("swish", value, derivative, init="he")
-    del ACTIVATIONS["swish"]
-
-
-@pytest.fixture
 def log_cosh():
     """A user cost registered for one test: C = Σ log cosh(ŷ − y)."""
 

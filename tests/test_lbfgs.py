@@ -231,10 +231,9 @@ def test_every_backend_trains_as_lbfgs_on_a_hand_written_objective(make_mlp, rng
     assert [got["n_iterations"], got["n_evaluations"]] == [state["n_iterations"], state["n_evaluations"] + 1]
 
 
-def test_counts_every_objective_evaluation(make_mlp, rng):
-    """``n_evaluations`` = fit's one evaluation at the start + every call of value_and_grad by
-    the line search: each later step starts from the point (𝓔, ∇𝓔) its line search last
-    evaluated, which the state keeps (scikit-learn's max_fun is stopped on this count)."""
+def counted_lbfgs():
+    """An ``LBFGS`` subclass that records each call of ``value_and_grad`` its line search
+    makes, and the list it appends them to."""
     calls = []
 
     class Counted(LBFGS):
@@ -245,6 +244,14 @@ def test_counts_every_objective_evaluation(make_mlp, rng):
 
             return super().step(params, grads, state, lr, value=value, value_and_grad=counted)
 
+    return Counted, calls
+
+
+def test_counts_every_objective_evaluation(make_mlp, rng):
+    """``n_evaluations`` = fit's one evaluation at the start + every call of value_and_grad by
+    the line search: each later step starts from the point (𝓔, ∇𝓔) its line search last
+    evaluated, which the state keeps (scikit-learn's max_fun is stopped on this count)."""
+    Counted, calls = counted_lbfgs()
     x, y = rng.normal(size=(30, 2)), rng.integers(0, 2, size=30)
     model = make_mlp([2, 6, 1], "tanh", "sigmoid", dtype="float64", seed=0)
     history = model.fit(x, y, loss="binary_cross_entropy", optimizer=Counted(), batch_size=None, epochs=15)
@@ -297,16 +304,7 @@ def test_parameters_set_by_a_callback_are_evaluated_anew(in_place, make_mlp, rng
                 model.weights[0] = 0.5 * model.weights[0]
             expected.append(model.gradients(x, y, loss="binary_cross_entropy")[0])
 
-    calls = []
-
-    class Counted(LBFGS):
-        def step(self, params, grads, state, lr, *, value, value_and_grad):
-            def counted(trial):
-                calls.append(1)
-                return value_and_grad(trial)
-
-            return super().step(params, grads, state, lr, value=value, value_and_grad=counted)
-
+    Counted, calls = counted_lbfgs()
     model = make_mlp([2, 6, 1], "tanh", "sigmoid", dtype="float64", seed=0)
     options = dict(loss="binary_cross_entropy", optimizer=Counted(ftol=0.0), batch_size=None, epochs=4)
     history = model.fit(x, y, callbacks=halve, **options)
@@ -330,16 +328,7 @@ def test_a_resumed_fit_evaluates_its_own_objective(make_mlp, rng):
 def test_mini_batches_evaluate_every_step(make_mlp, rng):
     """WeightsOnly(LBFGS) lets mini-batches through: each batch has its own objective, so
     every step evaluates 𝓔 and ∇𝓔 on its batch, none takes the previous batch's."""
-    calls = []
-
-    class Counted(LBFGS):
-        def step(self, params, grads, state, lr, *, value, value_and_grad):
-            def counted(trial):
-                calls.append(1)
-                return value_and_grad(trial)
-
-            return super().step(params, grads, state, lr, value=value, value_and_grad=counted)
-
+    Counted, calls = counted_lbfgs()
     x, y = rng.normal(size=(30, 2)), rng.integers(0, 2, size=30)
     model = make_mlp([2, 1], "tanh", "sigmoid", dtype="float64", seed=0)
     optimizer = mlp_xp.optimizers.WeightsOnly(Counted(ftol=0.0))

@@ -89,21 +89,6 @@ def test_a_model_of_every_backend_exports_its_forward(make_mlp, tmp_path, rng):
     assert_close(run_onnx(model.to_onnx(tmp_path / "m.onnx"), x)["y"], host(model.forward(x)), "float64")
 
 
-@pytest.fixture
-def swish():
-    """A user activation registered for one test: swish(z) = z σ(z), written with xp."""
-
-    def value(xp, z):
-        return z * mlp_xp.activations.sigmoid(xp, z)
-
-    def derivative(xp, z, a):
-        s = mlp_xp.activations.sigmoid(xp, z)
-        return s + z * s * (1.0 - s)
-
-    yield mlp_xp.register_activation("swish", value, derivative, init="he")
-    del ACTIVATIONS["swish"]
-
-
 @host_only
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_a_user_activation_exports(swish, dtype, tmp_path, rng):
